@@ -1,0 +1,1 @@
+"""launch: turns experiment configs into Kubernetes Jobs, submits, follows and runs them locally."""

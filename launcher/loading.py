@@ -1,0 +1,189 @@
+"""Read an experiment YAML, apply `--set` overrides, and turn every mistake into one readable line."""
+
+import types
+from dataclasses import dataclass
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .identity import run_id_for
+from .schema import Experiment
+
+
+class ConfigError(Exception):
+    """A config the user must fix; the CLI prints it as one line and exits 2."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A validated experiment and the run id its objects are named after."""
+
+    experiment: Experiment
+    run_id: str
+    source: str
+
+
+def load_run(path: Path, overrides: list[str] = (), run_id: str | None = None) -> Run:
+    """The validated experiment in `path`, with `a.b=value` overrides, and its run id."""
+    text = _read(path)
+    try:
+        root = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of config sections, got {type(raw).__name__}")
+    for item in overrides:
+        apply_override(raw, item)
+    lines = _line_index(root)
+    experiment = validate(raw, source=str(path), lines=lines)
+    try:
+        return Run(experiment, run_id_for(experiment, run_id), str(path))
+    except ValueError as exc:
+        raise ConfigError(f"{_where(str(path), lines.get(('name',)))}: name: {exc}") from None
+
+
+def validate(raw: dict, source: str, lines: dict[tuple, int] | None = None) -> Experiment:
+    """Validate a raw config mapping; errors name `source`, the line when known, and the YAML path."""
+    try:
+        return Experiment.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"]) or _path_in_message(err)
+        line = (lines or {}).get(loc) or _nearest_line(lines or {}, loc)
+        raise ConfigError(f"{_where(source, line)}: {_dotted(loc) or '(top level)'}: {_explain(err)}") from None
+
+
+def _path_in_message(err: dict) -> tuple:
+    """Checks across sections start their message with the path they are about; take it from there."""
+    head, sep, rest = err["msg"].removeprefix("Value error, ").partition(": ")
+    if not sep or " " in head:
+        return ()
+    err["msg"] = rest
+    return tuple(head.split("."))
+
+
+def _where(source: str, line: int | None) -> str:
+    return f"{source}:{line}" if line else source
+
+
+def apply_override(raw: dict, item: str) -> None:
+    """Set `a.b.c=value` in `raw`, parsing the value as the field's own type."""
+    dotted, sep, value = item.partition("=")
+    if not sep or not dotted:
+        raise ConfigError(f"--set {item!r}: expected PATH=VALUE, e.g. train.lr=3e-5")
+    keys = dotted.split(".")
+    annotation = _field_annotation(Experiment, keys, item)
+    node = raw
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {item!r}: {key} is not a section")
+    node[keys[-1]] = value if _is_str(annotation) else yaml.safe_load(value)
+
+
+def _field_annotation(model: type[BaseModel], keys: list[str], item: str) -> Any:
+    annotation: Any = model
+    for depth, key in enumerate(keys):
+        sub = _model_in(annotation)
+        if sub is None:
+            if _is_mapping(annotation):
+                return str
+            raise ConfigError(f"--set {item!r}: {'.'.join(keys[:depth])} has no fields")
+        if key not in sub.model_fields:
+            allowed = ", ".join(sub.model_fields)
+            raise ConfigError(f"--set {item!r}: no field {'.'.join(keys[:depth + 1])}; allowed: {allowed}")
+        annotation = sub.model_fields[key].annotation
+    return annotation
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    for arg in (annotation, *typing.get_args(annotation)):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _is_mapping(annotation: Any) -> bool:
+    return any(typing.get_origin(a) is dict or a is dict for a in (annotation, *typing.get_args(annotation)))
+
+
+def _is_str(annotation: Any) -> bool:
+    """True for str and str | None, including constrained (Annotated) strings."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _is_str(typing.get_args(annotation)[0])
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and _is_str(args[0])
+    return annotation is str
+
+
+def _explain(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key" + _allowed_keys(tuple(err["loc"])[:-1])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "string_pattern_mismatch" and "input" in err:
+        return f"{err['input']!r} is not valid here ({_pattern_hint(err)})"
+    if "input" in err and err["type"] not in ("missing", "value_error", "model_type"):
+        return f"{msg} (got {err['input']!r})"
+    return msg
+
+
+def _pattern_hint(err: dict) -> str:
+    pattern = err.get("ctx", {}).get("pattern", "")
+    if "Ki|Mi|Gi" in pattern:
+        return "a Kubernetes quantity such as 4Gi, 512Mi or 2; GB and MB are not units there"
+    if pattern.startswith("^s3://"):
+        return "expected s3://bucket/prefix with a 3-63 character lowercase bucket name"
+    return "lowercase letters, digits and '-', starting and ending with a letter or digit"
+
+
+def _allowed_keys(loc: tuple) -> str:
+    annotation: Any = Experiment
+    for key in loc:
+        if isinstance(key, int):
+            continue  # a list index: stay on the item type
+        model = _model_in(annotation)
+        if model is None or key not in model.model_fields:
+            return ""
+        annotation = model.model_fields[key].annotation
+    sub = _model_in(annotation)
+    return f"; allowed: {', '.join(sub.model_fields)}" if sub else ""
+
+
+def _dotted(loc: tuple) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in loc).lstrip(".")
+
+
+def _read(path: Path) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _line_index(node: yaml.Node | None, prefix: tuple = ()) -> dict[tuple, int]:
+    """Map every YAML path (keys and list indexes) to its 1-based line."""
+    index: dict[tuple, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            path = (*prefix, key.value)
+            index[path] = key.start_mark.line + 1
+            index.update(_line_index(value, path))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, value in enumerate(node.value):
+            index[(*prefix, i)] = value.start_mark.line + 1
+            index.update(_line_index(value, (*prefix, i)))
+    return index
+
+
+def _nearest_line(lines: dict[tuple, int], loc: tuple) -> int | None:
+    for end in range(len(loc) - 1, 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None

@@ -1,0 +1,149 @@
+"""The trainer pod template: container, resources, environment, volumes, scheduling, security. Pure."""
+
+from .schema import Experiment
+from .schema import contract as c
+from .schema.presets import (
+    GPU_PRODUCT_LABEL, GPU_RESOURCE, GPU_TOLERATION, SHARED_GPU_RESOURCE, SPOT_PRESETS, mig_resource,
+)
+
+UID = 1000  # the non-root user Dockerfile.train creates
+
+
+def pod_template(exp: Experiment, run_id: str, labels: dict[str, str]) -> dict:
+    """The Job's pod template for one run."""
+    spec = {
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": exp.job.grace_period_seconds,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "fsGroup": UID,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [_container(exp, run_id)],
+        "volumes": _volumes(exp, run_id),
+        **_scheduling(exp),
+    }
+    if exp.resources.nodes > 1:
+        spec["subdomain"] = run_id
+    if exp.storage.checkpoints.service_account:
+        spec["serviceAccountName"] = exp.storage.checkpoints.service_account
+    else:
+        spec["automountServiceAccountToken"] = False  # the trainer never talks to the API server
+    annotations = {"sidecar.istio.io/inject": "false", **_spot(exp).get("pod_annotations", {})}
+    return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
+
+
+def gpu_limits(exp: Experiment) -> dict[str, str]:
+    """Extended resources for the accelerators asked for: whole GPUs, MIG slices or GPU shares."""
+    gpu = exp.resources.gpu
+    if gpu.count == 0:
+        return {}
+    if gpu.shared:
+        return {SHARED_GPU_RESOURCE: str(gpu.count)}
+    if gpu.mig_profile and gpu.mig_strategy == "mixed":
+        return {mig_resource(gpu.mig_profile): str(gpu.count)}
+    return {GPU_RESOURCE: str(gpu.count)}  # whole GPUs, or MIG single strategy slices
+
+
+def _container(exp: Experiment, run_id: str) -> dict:
+    res = exp.resources
+    compute = {"cpu": res.cpu, "memory": res.memory, **gpu_limits(exp)}
+    return {
+        "name": c.CONTAINER_NAME,
+        "image": exp.image,
+        "args": ["--config", c.CONFIG_PATH],
+        "env": environment(exp, run_id),
+        "resources": {"requests": compute, "limits": dict(compute)},
+        "volumeMounts": _mounts(exp),
+        "terminationMessagePath": c.TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                            "runAsNonRoot": True},
+    }
+
+
+def environment(exp: Experiment, run_id: str) -> list[dict]:
+    """The environment contract of DESIGN.md, plus S3 credentials as Secret references."""
+    nodes = exp.resources.nodes
+    master = f"{run_id}-0.{run_id}" if nodes > 1 else "127.0.0.1"
+    env = [
+        {"name": c.ENV_NODE_RANK, "valueFrom": {"fieldRef": {
+            "fieldPath": f"metadata.annotations['{c.COMPLETION_INDEX_ANNOTATION}']"}}},
+        {"name": c.ENV_NNODES, "value": str(nodes)},
+        {"name": c.ENV_NPROC_PER_NODE, "value": str(exp.resources.processes_per_node)},
+        {"name": c.ENV_MASTER_ADDR, "value": master},
+        {"name": c.ENV_MASTER_PORT, "value": str(exp.job.master_port)},
+        {"name": c.ENV_RUN_ID, "value": run_id},
+        {"name": c.ENV_CHECKPOINT_URI, "value": exp.storage.checkpoints.root},
+        {"name": c.ENV_EXPERIMENT_CONFIG, "value": c.CONFIG_PATH},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+    ]
+    return env + _s3_env(exp)
+
+
+def _s3_env(exp: Experiment) -> list[dict]:
+    ckpt = exp.storage.checkpoints
+    env = [{"name": "AWS_ENDPOINT_URL", "value": ckpt.endpoint_url}] if ckpt.endpoint_url else []
+    if ckpt.secret:
+        env += [{"name": key, "valueFrom": {"secretKeyRef": {"name": ckpt.secret, "key": key}}}
+                for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
+    return env
+
+
+def _mounts(exp: Experiment) -> list[dict]:
+    st = exp.storage
+    mounts = [
+        {"name": "config", "mountPath": c.CONFIG_MOUNT_DIR, "readOnly": True},
+        {"name": "dataset", "mountPath": st.dataset.mount, "readOnly": True},
+        {"name": "model", "mountPath": st.model.mount, "readOnly": True},
+        {"name": "dshm", "mountPath": "/dev/shm"},
+    ]
+    if st.checkpoints.claim:
+        mounts.append({"name": "checkpoints", "mountPath": st.checkpoints.mount})
+    return mounts
+
+
+def _volumes(exp: Experiment, run_id: str) -> list[dict]:
+    st = exp.storage
+    volumes = [
+        {"name": "config", "configMap": {"name": f"{run_id}-config"}},
+        {"name": "dataset", "persistentVolumeClaim": {"claimName": st.dataset.claim, "readOnly": True}},
+        {"name": "model", "persistentVolumeClaim": {"claimName": st.model.claim, "readOnly": True}},
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": exp.resources.shm}},
+    ]
+    if st.checkpoints.claim:
+        volumes.append({"name": "checkpoints", "persistentVolumeClaim": {"claimName": st.checkpoints.claim}})
+    return volumes
+
+
+def _spot(exp: Experiment) -> dict:
+    preset = SPOT_PRESETS.get(exp.scheduling.spot or "")
+    return vars(preset) if preset else {}
+
+
+def _scheduling(exp: Experiment) -> dict:
+    sched, gpu = exp.scheduling, exp.resources.gpu
+    spot = _spot(exp)
+    selector = {**spot.get("node_selector", {}), **sched.node_selector}
+    if gpu.product:
+        product = f"{gpu.product}-MIG-{gpu.mig_profile}" if gpu.mig_strategy == "single" and gpu.mig_profile \
+            else gpu.product
+        selector[GPU_PRODUCT_LABEL] = product
+    tolerations = list(spot.get("tolerations", []))
+    if gpu.count:
+        tolerations.append(GPU_TOLERATION)
+    tolerations += [_toleration(t) for t in sched.tolerations]
+    out: dict = {}
+    if selector:
+        out["nodeSelector"] = selector
+    if tolerations:
+        out["tolerations"] = tolerations
+    if sched.affinity:
+        out["affinity"] = sched.affinity
+    if sched.priority_class:
+        out["priorityClassName"] = sched.priority_class
+    return out
+
+
+def _toleration(t) -> dict:
+    raw = t.model_dump(exclude_none=True)
+    if "toleration_seconds" in raw:
+        raw["tolerationSeconds"] = raw.pop("toleration_seconds")
+    return raw

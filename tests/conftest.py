@@ -1,0 +1,8 @@
+import pytest
+
+from tests.factory import config_writer
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    return config_writer(tmp_path)

@@ -1,0 +1,73 @@
+"""Config factories and helpers shared by the tests."""
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from launcher.identity import run_id_for
+from launcher.loading import validate
+from launcher.render import render
+from launcher.schema import Experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+
+BASE = {
+    "name": "exp",
+    "model": {"path": "bert"},
+    "data": {"train": "train.jsonl", "validation": "val.jsonl"},
+    "storage": {
+        "dataset": {"claim": "data", "mount": "/mnt/data"},
+        "model": {"claim": "models", "mount": "/mnt/models"},
+        "checkpoints": {"claim": "ckpt"},
+    },
+}
+
+
+def raw_config(**sections) -> dict:
+    """A minimal valid config dict with `section={...}` merged in (one level deep)."""
+    raw = copy.deepcopy(BASE)
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    return raw
+
+
+def make_experiment(**sections) -> Experiment:
+    return validate(raw_config(**sections), source="test.yaml")
+
+
+def rendered(**sections) -> dict[str, dict]:
+    """The rendered objects of a config, by kind."""
+    exp = make_experiment(**sections)
+    return {obj["kind"]: obj for obj in render(exp, run_id_for(exp))}
+
+
+def pod_spec(**sections) -> dict:
+    return rendered(**sections)["Job"]["spec"]["template"]["spec"]
+
+
+def env_of(spec: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in spec["containers"][0]["env"]}
+
+
+def config_writer(tmp_path):
+    """A function that writes a config dict (or text) to a file and returns its path."""
+    def write(content, name="exp.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False))
+        return path
+    return write
+
+
+def run_launch(*args: str, **kw) -> subprocess.CompletedProcess:
+    """Run the real `launch` CLI in a fresh process, as a user would."""
+    env = {**os.environ, "COLUMNS": "200", **kw.pop("env", {})}
+    return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True, text=True,
+                          cwd=kw.pop("cwd", ROOT), env=env, **kw)
