@@ -1,8 +1,8 @@
 """Read an experiment YAML, apply `--set` overrides, and turn every mistake into one readable line."""
 
 import types
-from dataclasses import dataclass
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from .identity import run_id_for
 from .schema import Experiment
+from .schema.errors import describe, model_in
 
 
 class ConfigError(Exception):
@@ -53,19 +54,9 @@ def validate(raw: dict, source: str, lines: dict[tuple, int] | None = None) -> E
     try:
         return Experiment.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"]) or _path_in_message(err)
+        loc, message = describe(exc)
         line = (lines or {}).get(loc) or _nearest_line(lines or {}, loc)
-        raise ConfigError(f"{_where(source, line)}: {_dotted(loc) or '(top level)'}: {_explain(err)}") from None
-
-
-def _path_in_message(err: dict) -> tuple:
-    """Checks across sections start their message with the path they are about; take it from there."""
-    head, sep, rest = err["msg"].removeprefix("Value error, ").partition(": ")
-    if not sep or " " in head:
-        return ()
-    err["msg"] = rest
-    return tuple(head.split("."))
+        raise ConfigError(f"{_where(source, line)}: {message}") from None
 
 
 def _where(source: str, line: int | None) -> str:
@@ -90,7 +81,7 @@ def apply_override(raw: dict, item: str) -> None:
 def _field_annotation(model: type[BaseModel], keys: list[str], item: str) -> Any:
     annotation: Any = model
     for depth, key in enumerate(keys):
-        sub = _model_in(annotation)
+        sub = model_in(annotation)
         if sub is None:
             if _is_mapping(annotation):
                 return str
@@ -100,13 +91,6 @@ def _field_annotation(model: type[BaseModel], keys: list[str], item: str) -> Any
             raise ConfigError(f"--set {item!r}: no field {'.'.join(keys[:depth + 1])}; allowed: {allowed}")
         annotation = sub.model_fields[key].annotation
     return annotation
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    for arg in (annotation, *typing.get_args(annotation)):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-    return None
 
 
 def _is_mapping(annotation: Any) -> bool:
@@ -121,43 +105,6 @@ def _is_str(annotation: Any) -> bool:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         return len(args) == 1 and _is_str(args[0])
     return annotation is str
-
-
-def _explain(err: dict) -> str:
-    if err["type"] == "extra_forbidden":
-        return "unknown key" + _allowed_keys(tuple(err["loc"])[:-1])
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "string_pattern_mismatch" and "input" in err:
-        return f"{err['input']!r} is not valid here ({_pattern_hint(err)})"
-    if "input" in err and err["type"] not in ("missing", "value_error", "model_type"):
-        return f"{msg} (got {err['input']!r})"
-    return msg
-
-
-def _pattern_hint(err: dict) -> str:
-    pattern = err.get("ctx", {}).get("pattern", "")
-    if "Ki|Mi|Gi" in pattern:
-        return "a Kubernetes quantity such as 4Gi, 512Mi or 2; GB and MB are not units there"
-    if pattern.startswith("^s3://"):
-        return "expected s3://bucket/prefix with a 3-63 character lowercase bucket name"
-    return "lowercase letters, digits and '-', starting and ending with a letter or digit"
-
-
-def _allowed_keys(loc: tuple) -> str:
-    annotation: Any = Experiment
-    for key in loc:
-        if isinstance(key, int):
-            continue  # a list index: stay on the item type
-        model = _model_in(annotation)
-        if model is None or key not in model.model_fields:
-            return ""
-        annotation = model.model_fields[key].annotation
-    sub = _model_in(annotation)
-    return f"; allowed: {', '.join(sub.model_fields)}" if sub else ""
-
-
-def _dotted(loc: tuple) -> str:
-    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in loc).lstrip(".")
 
 
 def _read(path: Path) -> str:

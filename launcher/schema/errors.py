@@ -1,0 +1,68 @@
+"""Pydantic validation errors as one line a user can act on: the YAML path, what is wrong, what is allowed."""
+
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .models import Experiment
+
+
+def describe(exc: ValidationError) -> tuple[tuple, str]:
+    """The YAML path of the first error and its message."""
+    err = dict(exc.errors()[0])
+    loc = tuple(err["loc"]) or path_in_message(err)
+    return loc, f"{dotted(loc) or '(top level)'}: {explain(err)}"
+
+
+def path_in_message(err: dict) -> tuple:
+    """Checks across sections start their message with the path they are about; take it from there."""
+    head, sep, rest = err["msg"].removeprefix("Value error, ").partition(": ")
+    if not sep or " " in head:
+        return ()
+    err["msg"] = rest
+    return tuple(head.split("."))
+
+
+def model_in(annotation: Any) -> type[BaseModel] | None:
+    for arg in (annotation, *typing.get_args(annotation)):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def explain(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key" + _allowed_keys(tuple(err["loc"])[:-1])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "string_pattern_mismatch" and "input" in err:
+        return f"{err['input']!r} is not valid here ({_pattern_hint(err)})"
+    if "input" in err and err["type"] not in ("missing", "value_error", "model_type"):
+        return f"{msg} (got {err['input']!r})"
+    return msg
+
+
+def _pattern_hint(err: dict) -> str:
+    pattern = err.get("ctx", {}).get("pattern", "")
+    if "Ki|Mi|Gi" in pattern:
+        return "a Kubernetes quantity such as 4Gi, 512Mi or 2; GB and MB are not units there"
+    if pattern.startswith("^s3://"):
+        return "expected s3://bucket/prefix with a 3-63 character lowercase bucket name"
+    return "lowercase letters, digits and '-', starting and ending with a letter or digit"
+
+
+def _allowed_keys(loc: tuple) -> str:
+    annotation: Any = Experiment
+    for key in loc:
+        if isinstance(key, int):
+            continue  # a list index: stay on the item type
+        model = model_in(annotation)
+        if model is None or key not in model.model_fields:
+            return ""
+        annotation = model.model_fields[key].annotation
+    sub = model_in(annotation)
+    return f"; allowed: {', '.join(sub.model_fields)}" if sub else ""
+
+
+def dotted(loc: tuple) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in loc).lstrip(".")

@@ -1,0 +1,63 @@
+"""`python -m trainer --config PATH`: the image's entrypoint. Maps every outcome to the Job's exit codes."""
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from launcher.schema import EXIT_BAD_CONFIG, EXIT_OK, Experiment
+from launcher.schema import contract as c
+from launcher.schema.errors import describe
+
+from .env import Cluster
+from .records import DataError
+
+
+def load_config(path: Path) -> Experiment:
+    try:
+        return Experiment.model_validate(yaml.safe_load(path.read_text()))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise DataError(f"{path}: invalid YAML: {exc}") from None
+    except ValidationError as exc:
+        raise DataError(f"{path}: {describe(exc)[1]}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    parser.add_argument("--config", type=Path, default=Path(os.environ.get(c.ENV_EXPERIMENT_CONFIG, c.CONFIG_PATH)))
+    args = parser.parse_args(argv)
+    _quiet_libraries()
+    cluster = Cluster.from_env()
+    try:
+        from .run import train  # torch and Lightning load only after the arguments are sane
+
+        metrics = train(load_config(args.config), cluster)
+    except DataError as exc:
+        return _finish(EXIT_BAD_CONFIG, f"error: {exc}")
+    return _finish(EXIT_OK, "finished: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
+
+
+def _finish(code: int, summary: str) -> int:
+    """Print the outcome and leave it in the termination log, where `kubectl describe` shows it."""
+    print(summary, file=sys.stderr if code else sys.stdout, flush=True)
+    if Path(c.TERMINATION_LOG).parent.is_dir() and os.access(c.TERMINATION_LOG, os.W_OK):
+        Path(c.TERMINATION_LOG).write_text(summary[:4000] + "\n")
+    return code
+
+
+def _quiet_libraries() -> None:
+    """Keep the log to our phase lines, the progress bar and real problems."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from the model volume, never a hub
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*Some weights of.*were not initialized.*")
