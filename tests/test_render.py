@@ -229,3 +229,7 @@ def test_same_config_same_run_id_different_config_different_run_id():
     first = rendered()["Job"]["metadata"]["name"]
     assert rendered()["Job"]["metadata"]["name"] == first
     assert rendered(train={"lr": 1e-3})["Job"]["metadata"]["name"] != first
+
+
+def test_fsdp_renders_for_gpu_runs():
+    assert rendered(train={"strategy": "fsdp"}, resources={"gpu": {"count": 8}})["Job"]

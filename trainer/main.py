@@ -4,7 +4,6 @@ import argparse
 import logging
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import yaml
@@ -57,7 +56,3 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from the model volume, never a hub
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.getLogger("transformers").setLevel(logging.ERROR)
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*Some weights of.*were not initialized.*")

@@ -2,8 +2,10 @@
 
 import hashlib
 import json
+import logging
 import os
 import time
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,6 +33,7 @@ def phase(cluster: Cluster, message: str) -> None:
 
 def train(exp: Experiment, cluster: Cluster) -> dict:
     """Fine-tune, test, save the final model; returns the metrics written to metrics.json."""
+    _quiet_lightning()
     pl.seed_everything(exp.train.seed, workers=True, verbose=False)
     _limit_threads(exp, cluster)
     phase(cluster, f"loading tokenizer, data and model ({exp.model.path})")
@@ -99,10 +102,7 @@ def _strategy(exp: Experiment, cluster: Cluster):
     if cluster.world_size == 1:
         return "auto"
     backend = "nccl" if exp.resources.gpu.count else "gloo"
-    if exp.train.strategy == "fsdp":
-        if not exp.resources.gpu.count:
-            raise DataError("train.strategy: fsdp needs GPUs: Lightning's FSDPStrategy runs on CUDA only; "
-                            "use ddp on CPU")
+    if exp.train.strategy == "fsdp":  # GPUs only: the config schema rejects fsdp on CPU
         return FSDPStrategy(process_group_backend=backend, timeout=COLLECTIVE_TIMEOUT)
     return DDPStrategy(process_group_backend=backend, timeout=COLLECTIVE_TIMEOUT)
 
@@ -119,7 +119,7 @@ def _weights_digests(network, exp: Experiment) -> list[str]:
     """sha256 of the weights on every rank: replicas that drifted apart show up in metrics.json."""
     digest = hashlib.sha256()
     for tensor in network.state_dict().values():
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        digest.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
     if not torch.distributed.is_initialized() or exp.train.strategy == "fsdp":  # FSDP ranks hold shards
         return [digest.hexdigest()]
     gathered = [None] * torch.distributed.get_world_size()
@@ -131,6 +131,14 @@ def _limit_threads(exp: Experiment, cluster: Cluster) -> None:
     """Share the pod's CPU limit among its processes instead of oversubscribing every core."""
     cpus = max(1, int(float(exp.resources.cpu)) // cluster.nproc_per_node)
     torch.set_num_threads(min(cpus, os.cpu_count() or cpus))
+
+
+def _quiet_lightning() -> None:
+    """Lightning announces GPUs, TPUs and tips on every start; keep warnings and errors only."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 
 
 def _global_rank(cluster: Cluster) -> int:

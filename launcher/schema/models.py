@@ -268,6 +268,13 @@ class Experiment(Section):
         return self
 
     @model_validator(mode="after")
+    def _fsdp_needs_gpus(self) -> "Experiment":
+        # Lightning 2.6 refuses FSDP with accelerator="cpu" (accelerator_connector._check_strategy_and_fallback).
+        if self.train.strategy == "fsdp" and self.resources.gpu.count == 0:
+            raise ValueError("train.strategy: fsdp needs GPUs (Lightning runs FSDP on CUDA only); use ddp on CPU")
+        return self
+
+    @model_validator(mode="after")
     def _shared_checkpoints(self) -> "Experiment":
         ckpt = self.storage.checkpoints
         if self.resources.nodes > 1 and ckpt.claim and ckpt.access_mode != "ReadWriteMany":

@@ -1,0 +1,107 @@
+"""The trainer end to end on CPU: a tiny random BERT, real Lightning, real processes."""
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from tests.trainer_env import run_trainer, trainer_config
+
+
+@pytest.fixture(scope="module")
+def single_run(tmp_path_factory):
+    config = trainer_config(tmp_path_factory.mktemp("single"))
+    ((proc, out, err),) = run_trainer(config)
+    return config, proc, out, err
+
+
+def test_one_process_trains_tests_and_saves_a_hugging_face_model(single_run):
+    config, proc, out, err = single_run
+    assert proc.returncode == 0, err
+    final = config.parent / "ckpt" / "run" / "final"
+    metrics = json.loads((final / "metrics.json").read_text())
+    assert metrics["steps"] == 4
+    assert 0 <= metrics["test_accuracy"] <= 1 and 0 <= metrics["test_f1"] <= 1
+    assert metrics["samples_per_second"] > 0
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    model = AutoModelForSequenceClassification.from_pretrained(final)
+    assert model.config.id2label == {0: "great", 1: "other"}
+    assert AutoTokenizer.from_pretrained(final)("great taste")["input_ids"]
+
+
+def test_one_line_per_phase_and_a_summary(single_run):
+    _, _, out, _ = single_run
+    phases = [line for line in out.splitlines() if line.startswith("[run] ")]
+    assert [p.split()[1] for p in phases] == ["loading", "training", "evaluating", "saving"]
+    assert out.splitlines()[-1].startswith("finished: steps=4")
+
+
+def test_csv_and_tensorboard_logs_land_under_the_run_folder(single_run):
+    config, *_ = single_run
+    logs = config.parent / "ckpt" / "run" / "logs"
+    assert "train_loss" in (logs / "csv" / "metrics.csv").read_text()
+    assert list((logs / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_two_process_ddp_over_gloo_ends_with_identical_weights(tmp_path):
+    config = trainer_config(tmp_path, train={"max_steps": 3})
+    results = run_trainer(config, nodes=2, port=29623)
+    for proc, _, err in results:
+        assert proc.returncode == 0, err
+    metrics = json.loads((tmp_path / "ckpt" / "run" / "final" / "metrics.json").read_text())
+    digests = metrics["weights_sha256_per_rank"]
+    assert len(digests) == 2 and digests[0] == digests[1]
+    assert metrics["steps"] == 3
+
+
+def test_same_seed_same_weights(tmp_path):
+    digests = []
+    for attempt in ("a", "b"):
+        config = trainer_config(tmp_path / attempt)
+        ((proc, _, err),) = run_trainer(config)
+        assert proc.returncode == 0, err
+        digests.append(json.loads((tmp_path / attempt / "ckpt/run/final/metrics.json").read_text())
+                       ["weights_sha256_per_rank"])
+    assert digests[0] == digests[1]
+
+
+def test_fsdp_on_cpu_is_a_clear_error(tmp_path):
+    config = trainer_config(tmp_path, train={"strategy": "fsdp"})
+    results = run_trainer(config, nodes=2, port=29631)
+    for proc, _, err in results:
+        assert proc.returncode == 2
+        assert err.strip().splitlines()[-1] == (f"error: {config}: train.strategy: fsdp needs GPUs (Lightning runs "
+                                                "FSDP on CUDA only); use ddp on CPU")
+
+
+
+DATA_ERRORS = [
+    ("missing-file", lambda d: (__import__("os").remove(f"{d}/validation.jsonl")),
+     "error: data.validation: {d}/validation.jsonl: no such file"),
+    ("missing-field", lambda d: open(f"{d}/train.jsonl", "a").write('{"body": "x", "label": "great"}\n'),
+     "error: data.train: {d}/train.jsonl row 65: no field 'text' (fields: body, label)"),
+    ("unknown-label", lambda d: open(f"{d}/test.jsonl", "a").write('{"text": "x", "label": "meh"}\n'),
+     "error: data.test: {d}/test.jsonl row 65: unknown label 'meh' (training labels: great, other)"),
+    ("empty-file", lambda d: open(f"{d}/train.jsonl", "w").close(),
+     "error: data.train: {d}/train.jsonl: the file has no rows"),
+]
+
+
+@pytest.mark.parametrize("name, edit, message", DATA_ERRORS, ids=[e[0] for e in DATA_ERRORS])
+def test_data_errors_are_one_line_and_exit_2(tmp_path, name, edit, message):
+    config = trainer_config(tmp_path)
+    data = tmp_path / "data"
+    edit(data)
+    ((proc, out, err),) = run_trainer(config)
+    assert proc.returncode == 2
+    assert err.strip().splitlines()[-1] == message.format(d=data)
+    assert "Traceback" not in err
+
+
+def test_bad_config_file_exits_2_with_its_path(tmp_path):
+    config = trainer_config(tmp_path)
+    config.write_text(config.read_text().replace("max_seq_len: 16", "max_seq_len: -1"))
+    ((proc, _, err),) = run_trainer(config)
+    assert proc.returncode == 2
+    assert err.strip() == f"error: {config}: model.max_seq_len: Input should be greater than 0 (got -1)"
