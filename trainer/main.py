@@ -9,11 +9,12 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from launcher.schema import EXIT_BAD_CONFIG, EXIT_OK, Experiment
+from launcher.schema import EXIT_BAD_CONFIG, EXIT_OK, EXIT_REQUEUE, Experiment
 from launcher.schema import contract as c
 from launcher.schema.errors import describe
 
 from .env import Cluster
+from .preemption import Preempted
 from .records import DataError
 
 
@@ -40,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         metrics = train(load_config(args.config), cluster)
     except DataError as exc:
         return _finish(EXIT_BAD_CONFIG, f"error: {exc}")
-    return _finish(EXIT_OK, "finished: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
+    except Preempted as exc:
+        return _finish(EXIT_REQUEUE, f"requeue: {exc}")
+    scalars = {k: v for k, v in metrics.items() if not isinstance(v, list)}
+    return _finish(EXIT_OK, "finished: " + ", ".join(f"{k}={v}" for k, v in scalars.items()))
 
 
 def _finish(code: int, summary: str) -> int:

@@ -20,6 +20,7 @@ from launcher.schema import Experiment
 from .data import ReviewsData
 from .env import Cluster
 from .model import Classifier, build_network
+from .preemption import StopOnSignal
 from .records import DataError
 
 COLLECTIVE_TIMEOUT = timedelta(minutes=5)  # a rank that lost a peer gives up in bounded time
@@ -43,10 +44,12 @@ def train(exp: Experiment, cluster: Cluster) -> dict:
     data.prepare()
     network = build_network(exp, model_dir, data.label_names, tokenizer.vocab_size)
     module = Classifier(network, exp, len(data.label_names))
-    trainer = _lightning_trainer(exp, cluster)
+    stop = StopOnSignal()
+    trainer = _lightning_trainer(exp, cluster, [stop])
     phase(cluster, f"training on {cluster.world_size} process(es): {len(data.splits['train'])} examples")
     started = time.perf_counter()
     trainer.fit(module, datamodule=data)
+    stop.raise_if_stopped()
     seconds = time.perf_counter() - started
     metrics = {"steps": trainer.global_step, "train_seconds": round(seconds, 2),
                "samples_per_second": round(_samples_seen(exp, trainer, cluster) / seconds, 2)}
@@ -76,7 +79,7 @@ def save_final(network, tokenizer, metrics: dict, out: Path) -> None:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
 
 
-def _lightning_trainer(exp: Experiment, cluster: Cluster) -> pl.Trainer:
+def _lightning_trainer(exp: Experiment, cluster: Cluster, callbacks: list[pl.Callback]) -> pl.Trainer:
     logs = run_dir(cluster) / "logs"
     return pl.Trainer(
         accelerator="gpu" if exp.resources.gpu.count else "cpu",
@@ -89,7 +92,7 @@ def _lightning_trainer(exp: Experiment, cluster: Cluster) -> pl.Trainer:
         accumulate_grad_batches=exp.train.grad_accumulation,
         log_every_n_steps=exp.train.log_every_n_steps,
         logger=[CSVLogger(logs, name="csv", version=""), TensorBoardLogger(logs, name="tensorboard", version="")],
-        callbacks=[TQDMProgressBar(refresh_rate=max(1, exp.train.log_every_n_steps // 2))],
+        callbacks=[TQDMProgressBar(refresh_rate=max(1, exp.train.log_every_n_steps // 2)), *callbacks],
         enable_checkpointing=False,  # checkpoints are ours: verified, atomic, resumable mid-epoch
         use_distributed_sampler=False,  # ReviewsData shards with a resumable sampler
         enable_model_summary=False,

@@ -1,0 +1,63 @@
+"""`launch train --local`: render the Job exactly as for the cluster, then run that Job here."""
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..identity import config_hash
+from ..loading import ConfigError, Run
+from ..render import config_yaml, render, to_yaml
+from .pod import claim_folders, local_config, local_pod
+from .state import RunState
+from .supervisor import Drill, Supervisor
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    runs_root: Path = Path("runs")
+    volumes_root: Path = Path("volumes")
+    volumes: dict[str, Path] = field(default_factory=dict)
+    drills: tuple[Drill, ...] = ()
+
+
+def train_local(run: Run, options: LocalOptions, echo=sys.stdout) -> RunState:
+    """Run (or report) `run` on this machine; returns its final state."""
+    folder = options.runs_root / run.run_id
+    state = _existing_state(run, folder)
+    if state and state.status == "Succeeded":
+        print(f"[job] run {run.run_id} already succeeded: nothing to do", file=echo)
+        return state
+    objects = render(run.experiment, run.run_id)
+    job = objects[-1]
+    folders = claim_folders(job, options.volumes_root, options.volumes)
+    for path in folders.values():
+        path.mkdir(parents=True, exist_ok=True)
+    here = local_config(run.experiment, folders)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifests.yaml").write_text(to_yaml(objects))
+    (folder / "config.yaml").write_text(config_yaml(here))
+    checkpoint_root = here.storage.checkpoints.root
+    pod = local_pod(job, (folder / "config.yaml").resolve(), checkpoint_root)
+    state = state or RunState(run.run_id, config_hash(run.experiment))
+    state.status, state.reason = "Pending", ""
+    state = Supervisor(pod, folder, state, list(options.drills), echo).run()
+    if state.status == "Succeeded":
+        _record_final(state, Path(checkpoint_root) / run.run_id / "final", folder)
+    return state
+
+
+def _existing_state(run: Run, folder: Path) -> RunState | None:
+    state = RunState.load(folder)
+    if state and state.config_hash != config_hash(run.experiment):
+        raise ConfigError(f"run id {run.run_id} already holds another config (hash {state.config_hash}); "
+                          "choose another --run-id")
+    return state
+
+
+def _record_final(state: RunState, final: Path, folder: Path) -> None:
+    state.final_dir = str(final)
+    metrics = final / "metrics.json"
+    if metrics.is_file():
+        state.metrics = {k: v for k, v in json.loads(metrics.read_text()).items() if not isinstance(v, list)}
+    state.save(folder)

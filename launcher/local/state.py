@@ -1,0 +1,47 @@
+"""A local run's folder: run.json (status, attempts, preemptions, metrics), the manifests, per-attempt logs."""
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class RunState:
+    run_id: str
+    config_hash: str
+    status: str = "Pending"  # Pending, Running, Succeeded, Failed
+    attempts: int = 0
+    preemptions: int = 0
+    failures: int = 0
+    reason: str = ""
+    final_dir: str = ""
+    metrics: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+
+    def save(self, folder: Path) -> None:
+        """Atomically, so `launch status` never reads half a file."""
+        tmp = folder / "run.json.tmp"
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        os.replace(tmp, folder / "run.json")
+
+    @classmethod
+    def load(cls, folder: Path) -> "RunState | None":
+        path = folder / "run.json"
+        return cls(**json.loads(path.read_text())) if path.is_file() else None
+
+    def summary(self) -> dict:
+        return {"run_id": self.run_id, "status": self.status, "attempts": self.attempts,
+                "preemptions": self.preemptions, "failures": self.failures, "reason": self.reason,
+                "final_dir": self.final_dir, "metrics": self.metrics}
+
+
+def log_path(folder: Path, index: int, attempt: int) -> Path:
+    return folder / "logs" / f"index-{index}-attempt-{attempt}.log"
+
+
+def list_runs(root: Path) -> list[RunState]:
+    if not root.is_dir():
+        return []
+    states = (RunState.load(p) for p in sorted(root.iterdir()) if p.is_dir())
+    return [s for s in states if s is not None]
