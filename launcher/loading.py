@@ -75,7 +75,7 @@ def apply_override(raw: dict, item: str) -> None:
         node = node.setdefault(key, {})
         if not isinstance(node, dict):
             raise ConfigError(f"--set {item!r}: {key} is not a section")
-    node[keys[-1]] = value if _is_str(annotation) else yaml.safe_load(value)
+    node[keys[-1]] = value if _is_str(annotation) and value not in ("null", "~") else yaml.safe_load(value)
 
 
 def _field_annotation(model: type[BaseModel], keys: list[str], item: str) -> Any:

@@ -16,7 +16,9 @@ def build_network(exp: Experiment, model_dir, label_names: list, vocab_size: int
               "label2id": {str(n): i for i, n in enumerate(label_names)}, "num_labels": len(label_names)}
     init = exp.model.random_init
     if init is None:
-        return AutoModelForSequenceClassification.from_pretrained(model_dir, **labels)
+        # from_pretrained returns the model in eval mode, and Lightning keeps each module's mode:
+        # without train() dropout would stay off for the whole fine-tuning.
+        return AutoModelForSequenceClassification.from_pretrained(model_dir, **labels).train()
     config = BertConfig(vocab_size=vocab_size, hidden_size=init.hidden_size, num_hidden_layers=init.num_layers,
                         num_attention_heads=init.num_heads, intermediate_size=init.intermediate_size,
                         max_position_embeddings=max(512, exp.model.max_seq_len), **labels)

@@ -14,6 +14,7 @@ import torch
 from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.strategies import DDPStrategy, FSDPStrategy
+from transformers.utils import logging as transformers_logging
 
 from launcher.schema import Experiment
 
@@ -132,14 +133,18 @@ def _weights_digests(network, exp: Experiment) -> list[str]:
 
 def _limit_threads(exp: Experiment, cluster: Cluster) -> None:
     """Share the pod's CPU limit among its processes instead of oversubscribing every core."""
-    cpus = max(1, int(float(exp.resources.cpu)) // cluster.nproc_per_node)
-    torch.set_num_threads(min(cpus, os.cpu_count() or cpus))
+    threads = min(max(1, int(float(exp.resources.cpu)) // cluster.nproc_per_node), os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    # Lightning's DDP setup resets the thread count to cpu_count // local processes unless this is set,
+    # which ignores the pod's CPU limit (lightning_fabric.utilities.distributed._set_num_threads_if_needed).
+    os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
 def _quiet_lightning() -> None:
     """Lightning announces GPUs, TPUs and tips on every start; keep warnings and errors only."""
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    transformers_logging.disable_progress_bar()  # "Loading weights" bars, one per process
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 

@@ -1,0 +1,106 @@
+"""`launch train --local`: the rendered Job run here, with Job semantics and preemption drills."""
+
+import json
+
+import yaml
+
+from launcher.local.gang import split_output
+from tests.factory import run_launch
+from tests.trainer_env import trainer_config
+
+
+def launch_train(tmp_path, config, *args):
+    return run_launch("train", str(config), "--local", "--runs-root", str(tmp_path / "runs"),
+                      "--volumes-root", str(tmp_path / "volumes"), "-o", "json", *args, timeout=600)
+
+
+def local_world(tmp_path, **sections):
+    """A trainer config whose claims the runner maps to the folders trainer_config filled."""
+    config = trainer_config(tmp_path, **sections)
+    raw = yaml.safe_load(config.read_text())
+    volumes = [f"--volume={raw['storage'][k]['claim']}={raw['storage'][k]['mount']}"
+               for k in ("dataset", "model", "checkpoints")]
+    return config, volumes
+
+
+def test_two_nodes_survive_two_preemption_drills(tmp_path):
+    config, volumes = local_world(tmp_path, resources={"nodes": 2},
+                                  train={"max_steps": 100000, "epochs": 3}, job={"grace_period_seconds": 20})
+    result = launch_train(tmp_path, config, *volumes, "--preempt-after", "6", "--preempt-after", "8")
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (summary["status"], summary["attempts"], summary["preemptions"], summary["failures"]) == \
+        ("Succeeded", 3, 2, 0)
+    assert summary["metrics"]["steps"] > 0
+    assert (tmp_path / "ckpt" / summary["run_id"] / "final" / "config.json").is_file()
+    history = json.loads((tmp_path / "runs" / summary["run_id"] / "run.json").read_text())["history"]
+    assert [h["exit_codes"] for h in history] == [[75, 75], [75, 75], [0, 0]]  # every rank stopped together
+
+
+def test_a_finished_run_is_reported_not_rerun(tmp_path):
+    config, volumes = local_world(tmp_path)
+    first = json.loads(launch_train(tmp_path, config, *volumes).stdout.splitlines()[-1])
+    again = launch_train(tmp_path, config, *volumes)
+    assert again.returncode == 0
+    assert json.loads(again.stdout.splitlines()[-1]) == first
+    assert "already succeeded" in again.stderr
+
+
+def test_another_config_under_an_existing_run_id_is_an_error(tmp_path):
+    config, volumes = local_world(tmp_path)
+    launch_train(tmp_path, config, *volumes, "--run-id", "mine")
+    result = launch_train(tmp_path, config, *volumes, "--run-id", "mine", "--set", "train.lr=0.5")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: run id mine already holds another config")
+
+
+def test_a_config_error_exits_2_before_any_process_starts(tmp_path):
+    config, volumes = local_world(tmp_path)
+    result = launch_train(tmp_path, config, *volumes, "--set", "resources.memory=4GB")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_data_fails_at_once_without_retries(tmp_path):
+    config, volumes = local_world(tmp_path, job={"backoff_limit": 3})
+    (tmp_path / "data" / "train.jsonl").write_text("")
+    result = launch_train(tmp_path, config, *volumes)
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert result.returncode == 1
+    assert (summary["status"], summary["attempts"]) == ("Failed", 1)
+    assert "the file has no rows" in result.stderr
+
+
+def test_a_crashing_trainer_is_retried_backoff_limit_times_then_failed_with_its_last_lines(tmp_path):
+    config, volumes = local_world(tmp_path, job={"backoff_limit": 1})
+    model = yaml.safe_load(config.read_text())["storage"]["model"]["mount"]
+    # A tokenizer that is there but broken: a crash (exit 1), not a config error.
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "tokenizer.json").write_text("{not json")
+    (broken / "tokenizer_config.json").write_text("{}")
+    result = launch_train(tmp_path, config, f"--volume=models={tmp_path}", *volumes[:1], *volumes[2:],
+                          "--set", "model.path=broken-model")
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert (summary["status"], summary["attempts"], summary["failures"]) == ("Failed", 2, 2)
+    assert summary["reason"] == "BackoffLimitExceeded: 2 crash(es), backoffLimit 1"
+    assert "last lines of index 0:" in result.stderr
+    assert "  | " in result.stderr
+    assert model  # the good model volume was replaced on purpose
+
+
+def test_status_list_and_logs_read_the_run_folder(tmp_path):
+    config, volumes = local_world(tmp_path)
+    summary = json.loads(launch_train(tmp_path, config, *volumes).stdout.splitlines()[-1])
+    runs = ["--runs-root", str(tmp_path / "runs")]
+    status = json.loads(run_launch("status", summary["run_id"], *runs, "-o", "json").stdout)
+    assert status == summary
+    listed = json.loads(run_launch("list", *runs, "-o", "json").stdout)
+    assert [r["run_id"] for r in listed] == [summary["run_id"]]
+    log = run_launch("logs", summary["run_id"], *runs).stdout
+    assert "finished: steps=4" in log
+
+
+def test_progress_bars_are_split_from_lines():
+    assert split_output("a\nb\rc\npartial\rbar1\rtail") == (["a", "c"], ["partial", "bar1"], "tail")
