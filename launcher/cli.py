@@ -66,7 +66,8 @@ def train(
     volumes_root: Annotated[Path, typer.Option(help="Folder holding one folder per claim.")] = Path("volumes"),
     runs_root: Annotated[Path, typer.Option(help="Folder holding local run state and logs.")] = Path("runs"),
     preempt_after: Annotated[Optional[list[float]], typer.Option(
-        help="Preemption drill: SIGTERM one index this many seconds into the next attempt (repeatable).")] = None,
+        help="Preemption drill: SIGTERM one index this many seconds into the next attempt's training "
+             "(repeatable).")] = None,
     preempt_index: Annotated[Optional[int], typer.Option(help="Index the drills hit (default: random).")] = None,
     output: Annotated[str, typer.Option("-o", "--output", help="text, or json: the summary as JSON.")] = "text",
 ) -> None:

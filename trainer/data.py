@@ -84,6 +84,17 @@ class ReviewsData(pl.LightningDataModule):
         if sampler is None:  # evaluation: every rank a disjoint, unshuffled shard
             sampler = ResumableDistributedSampler(len(dataset), self.world_size, self.rank, seed=0, shuffle=False)
         workers = self.exp.data.num_workers
+        # An own generator for worker seeds: iter() then never draws from the global RNG that dropout uses,
+        # so a resumed run draws the same dropout masks as an uninterrupted one.
         return DataLoader(dataset, batch_size=self.exp.train.batch_size, sampler=sampler,
                           collate_fn=Collate(self.tokenizer.pad_token_id), num_workers=workers,
-                          persistent_workers=workers > 0)
+                          persistent_workers=workers > 0,
+                          generator=torch.Generator().manual_seed(self.exp.train.seed))
+
+    def optimizer_steps(self) -> int:
+        """Total optimizer steps of the run, computed from the data (not by Lightning, which would build
+        the train loader early: Lightning #20550)."""
+        train = self.exp.train
+        batches = -(-self.train_sampler.per_rank // train.batch_size)
+        steps = train.epochs * -(-batches // train.grad_accumulation)
+        return min(steps, train.max_steps) if train.max_steps else steps

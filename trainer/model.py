@@ -26,9 +26,9 @@ def build_network(exp: Experiment, model_dir, label_names: list, vocab_size: int
 
 
 class Classifier(pl.LightningModule):
-    def __init__(self, network, exp: Experiment, num_labels: int):
+    def __init__(self, network, exp: Experiment, num_labels: int, total_steps: int):
         super().__init__()
-        self.network, self.exp = network, exp
+        self.network, self.exp, self.total_steps = network, exp, total_steps
         self.metrics = torch.nn.ModuleDict({
             f"{split}_{name}": metric(num_classes=num_labels, average=average)
             for split in ("val", "test")
@@ -71,8 +71,8 @@ class Classifier(pl.LightningModule):
         no_decay = [p for n, p in self.network.named_parameters() if _no_decay(n)]
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": train.weight_decay},
                                        {"params": no_decay, "weight_decay": 0.0}], lr=train.lr)
-        total = self.trainer.estimated_stepping_batches
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(total * train.warmup_ratio), total)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(self.total_steps * train.warmup_ratio),
+                                                    self.total_steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 

@@ -1,14 +1,23 @@
-"""SIGTERM handling that stops every rank at the same optimizer step.
+"""Preemption-safe training: periodic checkpoints, and on SIGTERM every rank stops at the same step,
+commits a checkpoint and leaves with the requeue code.
 
-Lightning's own handler runs a collective inside the signal handler and broadcasts from rank 0 only, so a
-signal that reaches rank 1 alone is lost. Here the handler only sets a flag, and ranks agree on it with one
-tiny all-reduce (MAX) at each optimizer-step boundary: whoever heard the signal, everyone stops together.
+Lightning's own SIGTERM handler runs a collective inside the signal handler and broadcasts from rank 0
+only, so a signal that reaches rank 1 alone is lost. Here the handler only sets a flag, and ranks agree on
+it with one tiny all-reduce (MAX) at each optimizer-step boundary: whoever heard it, everyone stops.
 """
 
 import signal
+import time
 
 import pytorch_lightning as pl
 import torch
+
+from launcher.schema import Experiment
+
+from .checkpoints.state import TRAINER_FILE, ResumePoint, capture_rng, rank_file, restore_rng, to_bytes
+from .checkpoints.writer import CheckpointWriter
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class Preempted(Exception):
@@ -19,33 +28,79 @@ class Preempted(Exception):
         self.step = step
 
 
-class StopOnSignal(pl.Callback):
-    def __init__(self, signals=(signal.SIGTERM, signal.SIGINT)):
-        self.signals = signals
-        self.requested = False
-        self.stopped_at: int | None = None
+class StopFlag:
+    """Set by SIGTERM / SIGINT from process start, so a signal during loading is not lost either."""
 
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # Replaces the handler Lightning installed moments ago; Lightning restores the original at teardown.
-        for signum in self.signals:
+    def __init__(self):
+        self.requested = False
+        for signum in SIGNALS:
             signal.signal(signum, self._handle)
 
     def _handle(self, signum, frame) -> None:
         self.requested = True
 
+    def reinstall(self) -> None:
+        """Take the signals back from the handler Lightning installs when fit() starts."""
+        for signum in SIGNALS:
+            signal.signal(signum, self._handle)
+
+
+class PreemptionSafe(pl.Callback):
+    def __init__(self, exp: Experiment, flag: StopFlag, writer: CheckpointWriter, sampler,
+                 resume: ResumePoint | None, warn):
+        self.exp, self.flag, self.writer, self.sampler, self.resume, self.warn = exp, flag, writer, sampler, resume, warn
+        self.consumed = 0  # samples of the current epoch this rank has trained on
+        self.last_save = time.monotonic()
+        self.warned = False
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module) -> None:
+        self.flag.reinstall()
+        if self.resume:
+            restore_rng(self.resume.rank_state["rng"])
+        self.last_save = time.monotonic()
+        self.consumed = self.sampler.offset  # a resumed epoch is not announced by on_train_epoch_start
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module) -> None:
+        self.consumed = self.sampler.offset  # 0 for a new epoch: set_epoch() has reset it
+
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        self.consumed += len(batch["labels"])
         if (batch_idx + 1) % trainer.accumulate_grad_batches:
             return  # only between optimizer steps, never inside an accumulation
-        if self._agreed(pl_module.device):
-            self.stopped_at = trainer.global_step
-            trainer.should_stop = True
+        stop, timed = self._agree(pl_module.device)
+        ckpt, step = self.exp.checkpoint, trainer.global_step
+        periodic = timed or bool(ckpt.every_n_steps and step % ckpt.every_n_steps == 0)
+        if periodic or (stop and ckpt.on_preemption):
+            self._save(trainer, step)
+        if stop:
+            self.writer.flush()  # SIGTERM waits only for this: the committed checkpoint
+            raise Preempted(step)
 
-    def _agreed(self, device: torch.device) -> bool:
-        flag = torch.tensor([1 if self.requested else 0], device=device)
+    def _agree(self, device: torch.device) -> tuple[bool, bool]:
+        minutes = self.exp.checkpoint.every_n_minutes
+        timed = bool(minutes) and time.monotonic() - self.last_save >= minutes * 60
+        flags = torch.tensor([int(self.flag.requested), int(timed)], device=device)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        return bool(flag.item())
+            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+        return bool(flags[0]), bool(flags[1])
 
-    def raise_if_stopped(self) -> None:
-        if self.stopped_at is not None:
-            raise Preempted(self.stopped_at)
+    def _save(self, trainer: pl.Trainer, step: int) -> None:
+        started = time.monotonic()
+        self.writer.flush()  # one save in flight at a time; also surfaces a failed background write
+        self._check_budget()
+        # dump_checkpoint is what ModelCheckpoint saves from on_train_batch_end; every rank calls it, since
+        # strategies that shard (FSDP) gather the full state with collectives.
+        state = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+        files = {rank_file(trainer.global_rank): to_bytes({
+            "rng": capture_rng(), "sampler": {"epoch": trainer.current_epoch, "offset": self.consumed}})}
+        if trainer.is_global_zero:
+            files[TRAINER_FILE] = to_bytes(state)
+        self.writer.submit(step, trainer.current_epoch, files, started)
+        self.last_save = time.monotonic()
+
+    def _check_budget(self) -> None:
+        grace = self.exp.job.grace_period_seconds
+        if self.writer.last_seconds > 0.8 * grace and not self.warned:
+            self.warned = True
+            self.warn(f"the last checkpoint took {self.writer.last_seconds:.1f} s to commit; the grace period is "
+                      f"{grace} s: a preemption may be cut off before its checkpoint commits")

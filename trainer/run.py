@@ -1,9 +1,10 @@
-"""One training run from config to saved model: load, train, evaluate, save. Rank 0 reports."""
+"""One training run from config to saved model: resume, train, evaluate, save. Rank 0 reports."""
 
 import hashlib
 import json
 import logging
 import os
+import tempfile
 import time
 import warnings
 from datetime import timedelta
@@ -17,71 +18,134 @@ from pytorch_lightning.strategies import DDPStrategy, FSDPStrategy
 from transformers.utils import logging as transformers_logging
 
 from launcher.schema import Experiment
+from launcher.schema.contract import TRAINING_STARTED
 
+from .checkpoints.catalog import latest_valid, read_json
+from .checkpoints.state import TRAINER_FILE, ResumePoint, from_bytes, rank_file
+from .checkpoints.store import LocalStore, Store, open_store
+from .checkpoints.writer import CheckpointWriter
 from .data import ReviewsData
 from .env import Cluster
 from .model import Classifier, build_network
-from .preemption import StopOnSignal
-from .records import DataError
+from .preemption import Preempted, PreemptionSafe, StopFlag
 
-COLLECTIVE_TIMEOUT = timedelta(minutes=5)  # a rank that lost a peer gives up in bounded time
+REQUEUES = "requeues.json"
+
+
+class RequeueLoop(Exception):
+    """Requeued again and again without a new checkpoint: stop with a crash code instead of looping."""
 
 
 def phase(cluster: Cluster, message: str) -> None:
     """One clear line per phase, from the first process only."""
-    if _global_rank(cluster) == 0:
+    if global_rank(cluster) == 0:
         print(f"[{cluster.run_id}] {message}", flush=True)
 
 
-def train(exp: Experiment, cluster: Cluster) -> dict:
-    """Fine-tune, test, save the final model; returns the metrics written to metrics.json."""
+def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
+    """Fine-tune (resuming from the newest valid checkpoint), test, save; returns the final metrics."""
     _quiet_lightning()
     pl.seed_everything(exp.train.seed, workers=True, verbose=False)
     _limit_threads(exp, cluster)
+    store = open_store(cluster.checkpoint_uri, cluster.run_id)
+    resume = load_resume_point(store, global_rank(cluster), lambda m: phase(cluster, m))
     phase(cluster, f"loading tokenizer, data and model ({exp.model.path})")
     model_dir = Path(exp.storage.model.mount) / exp.model.path
     tokenizer = _tokenizer(model_dir)
-    data = ReviewsData(exp, tokenizer, rank=_global_rank(cluster), world_size=cluster.world_size)
+    data = ReviewsData(exp, tokenizer, rank=global_rank(cluster), world_size=cluster.world_size)
     data.prepare()
+    if resume:
+        data.train_sampler.load_state_dict(resume.rank_state["sampler"])
     network = build_network(exp, model_dir, data.label_names, tokenizer.vocab_size)
-    module = Classifier(network, exp, len(data.label_names))
-    stop = StopOnSignal()
-    trainer = _lightning_trainer(exp, cluster, [stop])
-    phase(cluster, f"training on {cluster.world_size} process(es): {len(data.splits['train'])} examples")
-    started = time.perf_counter()
-    trainer.fit(module, datamodule=data)
-    stop.raise_if_stopped()
-    seconds = time.perf_counter() - started
-    metrics = {"steps": trainer.global_step, "train_seconds": round(seconds, 2),
-               "samples_per_second": round(_samples_seen(exp, trainer, cluster) / seconds, 2)}
+    module = Classifier(network, exp, len(data.label_names), data.optimizer_steps())
+    writer = CheckpointWriter(store, global_rank(cluster), cluster.world_size, exp.storage.checkpoints.keep_last,
+                              log=lambda m: phase(cluster, m), peer_timeout=exp.job.peer_timeout_seconds)
+    safe = PreemptionSafe(exp, flag, writer, data.train_sampler, resume, lambda m: phase(cluster, f"warning: {m}"))
+    trainer = _lightning_trainer(exp, cluster, [safe])
+    metrics = _fit(trainer, module, data, resume, store, exp, cluster, flag)
+    writer.flush()
+    metrics["weights_sha256_per_rank"] = _weights_digests(network, exp)
     if "test" in data.splits:
         phase(cluster, "evaluating on the test split")
         metrics |= {k: round(float(v), 4) for k, v in trainer.test(module, datamodule=data, verbose=False)[0].items()}
-    metrics["weights_sha256_per_rank"] = _weights_digests(network, exp)
     if trainer.is_global_zero:
-        phase(cluster, f"saving the final model to {final_dir(cluster)}")
-        save_final(network, tokenizer, metrics, final_dir(cluster))
+        final = open_store(cluster.checkpoint_uri, cluster.run_id, area="final")
+        phase(cluster, f"saving the final model to {final.location()}")
+        save_final(network, tokenizer, metrics, final)
     return metrics
 
 
-def run_dir(cluster: Cluster) -> Path:
-    return Path(cluster.checkpoint_uri) / cluster.run_id
+def _fit(trainer, module, data, resume, store, exp, cluster, flag) -> dict:
+    start_step = resume.step if resume else 0
+    phase(cluster, f"{TRAINING_STARTED} {start_step} of {data.optimizer_steps()} on {cluster.world_size} "
+                   f"process(es): {len(data.splits['train'])} examples{' (resumed)' if resume else ''}")
+    started = time.perf_counter()
+    try:
+        if flag.requested:  # SIGTERM while loading: nothing new to save
+            raise Preempted(start_step)
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt_path = _stage(resume, Path(tmp)) if resume else None
+            trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    except Preempted as stop:
+        _count_requeue(store, exp, start_step, stop.step, global_rank(cluster))
+        raise
+    seconds = time.perf_counter() - started
+    samples = (trainer.global_step - start_step) * exp.train.batch_size * exp.train.grad_accumulation
+    return {"steps": trainer.global_step, "resumed_from_step": start_step, "train_seconds": round(seconds, 2),
+            "samples_per_second": round(samples * cluster.world_size / seconds, 2)}
 
 
-def final_dir(cluster: Cluster) -> Path:
-    return run_dir(cluster) / "final"
+def load_resume_point(store: Store, rank: int, log) -> ResumePoint | None:
+    """The newest verified checkpoint, with the files this rank needs; None for a fresh start."""
+    found = latest_valid(store, keep=frozenset({TRAINER_FILE, rank_file(rank)}), log=log)
+    if found is None:
+        return None
+    manifest, files = found
+    if rank_file(rank) not in files:
+        raise RuntimeError(f"checkpoint step {manifest.step} was written by {manifest.world_size} ranks; "
+                           f"rank {rank} has no state in it (the world size changed)")
+    return ResumePoint(manifest.step, files[TRAINER_FILE], from_bytes(files[rank_file(rank)]), manifest.save_seconds)
 
 
-def save_final(network, tokenizer, metrics: dict, out: Path) -> None:
+def _stage(resume: ResumePoint, tmp: Path) -> str:
+    """Lightning restores from a file path: the verified bytes go to a private temp file."""
+    path = tmp / TRAINER_FILE
+    path.write_bytes(resume.trainer_state)
+    return str(path)
+
+
+def _count_requeue(store: Store, exp: Experiment, start_step: int, stop_step: int, rank: int) -> None:
+    """A requeue with no step gained counts; enough in a row and the run stops instead of looping."""
+    state = read_json(store, REQUEUES, {"without_progress": 0})
+    count = 0 if stop_step > start_step else state["without_progress"] + 1
+    if rank == 0:
+        store.write("", REQUEUES, json.dumps({"without_progress": count, "step": stop_step}).encode())
+    limit = exp.checkpoint.max_requeues_without_progress
+    if count >= limit:
+        raise RequeueLoop(f"requeued {count} times in a row at step {stop_step} without a new checkpoint "
+                          f"(checkpoint.max_requeues_without_progress={limit}); giving up")
+
+
+def save_final(network, tokenizer, metrics: dict, final: Store) -> None:
     """Hugging Face format (weights, config with the label map, tokenizer) plus metrics.json."""
-    out.mkdir(parents=True, exist_ok=True)
-    network.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(final.location()) if isinstance(final, LocalStore) else Path(tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        network.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        final.upload_tree(out, "")
+
+
+def log_dir(cluster: Cluster) -> Path:
+    """CSV and TensorBoard logs: beside the checkpoints on a volume, in a temp folder for S3 runs."""
+    if cluster.checkpoint_uri.startswith("s3://"):
+        return Path(tempfile.gettempdir()) / "kubetrain" / cluster.run_id / "logs"
+    return Path(cluster.checkpoint_uri) / cluster.run_id / "logs"
 
 
 def _lightning_trainer(exp: Experiment, cluster: Cluster, callbacks: list[pl.Callback]) -> pl.Trainer:
-    logs = run_dir(cluster) / "logs"
+    logs = log_dir(cluster)
     return pl.Trainer(
         accelerator="gpu" if exp.resources.gpu.count else "cpu",
         devices=cluster.nproc_per_node,
@@ -106,13 +170,16 @@ def _strategy(exp: Experiment, cluster: Cluster):
     if cluster.world_size == 1:
         return "auto"
     backend = "nccl" if exp.resources.gpu.count else "gloo"
+    timeout = timedelta(seconds=exp.job.peer_timeout_seconds)  # a rank that lost a peer gives up in time
     if exp.train.strategy == "fsdp":  # GPUs only: the config schema rejects fsdp on CPU
-        return FSDPStrategy(process_group_backend=backend, timeout=COLLECTIVE_TIMEOUT)
-    return DDPStrategy(process_group_backend=backend, timeout=COLLECTIVE_TIMEOUT)
+        return FSDPStrategy(process_group_backend=backend, timeout=timeout)
+    return DDPStrategy(process_group_backend=backend, timeout=timeout)
 
 
 def _tokenizer(model_dir: Path):
     from transformers import AutoTokenizer
+
+    from .records import DataError
 
     if not (model_dir / "tokenizer_config.json").is_file() and not (model_dir / "tokenizer.json").is_file():
         raise DataError(f"model.path: {model_dir}: no tokenizer there (expected a Hugging Face model folder)")
@@ -147,11 +214,9 @@ def _quiet_lightning() -> None:
     transformers_logging.disable_progress_bar()  # "Loading weights" bars, one per process
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    # Our sampler is resumable mid-epoch even though the DataLoader object is not Lightning-_Stateful.
+    warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
 
 
-def _global_rank(cluster: Cluster) -> int:
+def global_rank(cluster: Cluster) -> int:
     return cluster.node_rank * cluster.nproc_per_node + int(os.environ.get("LOCAL_RANK", 0))
-
-
-def _samples_seen(exp: Experiment, trainer: pl.Trainer, cluster: Cluster) -> int:
-    return trainer.global_step * exp.train.batch_size * exp.train.grad_accumulation * cluster.world_size

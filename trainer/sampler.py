@@ -38,7 +38,9 @@ class ResumableDistributedSampler(Sampler[int]):
         return iter(self.indices()[self.offset:])
 
     def __len__(self) -> int:
-        return self.per_rank - self.offset
+        # The full shard, even when resuming mid-epoch: Lightning restores its batch counter and ends the
+        # epoch when that counter reaches len(loader) or the sampler runs out, so both must agree.
+        return self.per_rank
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "offset": self.offset}

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Callable, TextIO
 
+from ..schema.contract import TRAINING_STARTED
 from .pod import LocalPod, index_env
 from .state import log_path
 
@@ -23,6 +24,7 @@ class Gang:
         self.procs: list[subprocess.Popen] = []
         self.readers: list[threading.Thread] = []
         self.echo_lock = threading.Lock()
+        self.training_since: float | None = None  # when index 0 said training began
 
     def start(self) -> None:
         port = free_port()
@@ -87,6 +89,8 @@ class Gang:
                     last_bar = time.monotonic()
                     self._say(index, bars[-1])
                 for line in lines:
+                    if index == 0 and self.training_since is None and TRAINING_STARTED in line:
+                        self.training_since = time.monotonic()
                     self._say(index, line)
             if pending.strip():
                 self._say(index, pending)

@@ -18,7 +18,7 @@ KILLED = (-signal.SIGKILL, -signal.SIGTERM)
 
 @dataclass(frozen=True)
 class Drill:
-    """Send SIGTERM to one index `after` seconds into an attempt (index None: pick one at random)."""
+    """Send SIGTERM to one index `after` seconds into an attempt's training (index None: one at random)."""
 
     after: float
     index: int | None = None
@@ -54,10 +54,11 @@ class Supervisor:
         gang = Gang(self.pod, self.folder, attempt, self.echo)
         self._say(f"attempt {attempt}: starting {self.pod.completions} index(es)")
         gang.start()
-        begun, drilled = time.monotonic(), False
+        drilled = False
         try:
             while None in (codes := gang.codes()):
-                if drill and not drilled and time.monotonic() - begun >= drill.after:
+                since = gang.training_since
+                if drill and not drilled and since is not None and time.monotonic() - since >= drill.after:
                     drilled = True
                     self._preempt(gang, drill)
                     break

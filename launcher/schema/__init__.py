@@ -3,7 +3,7 @@
 Pure pydantic: importing it pulls in neither torch nor kubernetes, so both halves (and the image) share it.
 """
 
-from .contract import EXIT_BAD_CONFIG, EXIT_OK, EXIT_REQUEUE
+from .contract import EXIT_BAD_CONFIG, EXIT_CRASH, EXIT_OK, EXIT_REQUEUE
 from .models import Experiment, check_run_id, pod_name_length
 
-__all__ = ["EXIT_BAD_CONFIG", "EXIT_OK", "EXIT_REQUEUE", "Experiment", "check_run_id", "pod_name_length"]
+__all__ = ["EXIT_BAD_CONFIG", "EXIT_CRASH", "EXIT_OK", "EXIT_REQUEUE", "Experiment", "check_run_id", "pod_name_length"]

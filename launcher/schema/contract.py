@@ -7,6 +7,7 @@ Both halves import these names; neither spells the strings itself.
 EXIT_OK = 0
 EXIT_BAD_CONFIG = 2
 EXIT_REQUEUE = 75
+EXIT_CRASH = 1  # any other code counts toward backoffLimit; the trainer gives up with this one
 
 # Environment variables the launcher sets and the trainer reads; nothing else crosses.
 ENV_NODE_RANK = "NODE_RANK"
@@ -17,6 +18,9 @@ ENV_MASTER_PORT = "MASTER_PORT"
 ENV_RUN_ID = "RUN_ID"
 ENV_CHECKPOINT_URI = "CHECKPOINT_URI"
 ENV_EXPERIMENT_CONFIG = "EXPERIMENT_CONFIG"
+
+# The trainer prints this once training (fresh or resumed) begins; the local runner times drills from it.
+TRAINING_STARTED = "training from step"
 
 CONFIG_MOUNT_DIR = "/etc/experiment"
 CONFIG_FILE_NAME = "config.yaml"

@@ -230,6 +230,8 @@ class Job(Section):
     """Fail the Job after this long, however it is doing."""
     master_port: int = Field(29500, ge=1024, le=65535)
     """Port of rank 0's rendezvous."""
+    peer_timeout_seconds: int = Field(300, gt=0)
+    """How long a rank waits in a collective for a lost peer before it gives up and requeues."""
 
 
 class Experiment(Section):

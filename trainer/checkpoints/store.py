@@ -1,0 +1,79 @@
+"""Where a run's checkpoints live: a folder (a PVC mount) or an S3 prefix, behind one small interface."""
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+
+class Store(Protocol):
+    """A run's checkpoint area: step folders of files, plus a few files at its root (folder "")."""
+
+    def location(self, folder: str = "") -> str: ...
+    def folders(self) -> list[str]: ...
+    def write(self, folder: str, name: str, data: bytes) -> None: ...
+    def read(self, folder: str, name: str) -> bytes | None: ...
+    def size(self, folder: str, name: str) -> int | None: ...
+    def commit(self, folder: str, name: str, data: bytes) -> None: ...
+    def delete(self, folder: str) -> None: ...
+    def upload_tree(self, local: Path, folder: str) -> None: ...
+
+
+class LocalStore:
+    """A folder on a filesystem; durable means fsynced, atomic means written aside and renamed."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def location(self, folder: str = "") -> str:
+        return str(self.root / folder)
+
+    def folders(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
+
+    def write(self, folder: str, name: str, data: bytes) -> None:
+        path = self.root / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def read(self, folder: str, name: str) -> bytes | None:
+        path = self.root / folder / name
+        return path.read_bytes() if path.is_file() else None
+
+    def size(self, folder: str, name: str) -> int | None:
+        path = self.root / folder / name
+        return path.stat().st_size if path.is_file() else None
+
+    def commit(self, folder: str, name: str, data: bytes) -> None:
+        """Temp file, fsync, rename, fsync the folder: the name appears whole or not at all."""
+        directory = self.root / folder
+        tmp = directory / f".{name}.tmp"
+        self.write(folder, tmp.name, data)
+        os.replace(tmp, directory / name)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def delete(self, folder: str) -> None:
+        import shutil
+
+        shutil.rmtree(self.root / folder, ignore_errors=True)
+
+    def upload_tree(self, local: Path, folder: str) -> None:
+        import shutil
+
+        if Path(local).resolve() != (self.root / folder).resolve():
+            shutil.copytree(local, self.root / folder, dirs_exist_ok=True)
+
+
+def open_store(uri: str, run_id: str, area: str = "checkpoints") -> Store:
+    """The store for `<uri>/<run id>/<area>`: S3 for s3:// URIs, a folder otherwise."""
+    if uri.startswith("s3://"):
+        from .s3 import S3Store
+
+        return S3Store.from_uri(f"{uri.rstrip('/')}/{run_id}/{area}")
+    return LocalStore(Path(uri) / run_id / area)
