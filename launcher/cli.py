@@ -143,6 +143,50 @@ def logs(run_id: RunArg, index: Annotated[int, typer.Option(help="Completion ind
     typer.echo(path.read_text(errors="replace").replace("\r", "\n"), nl=False)
 
 
+@app.command()
+def checkpoints(run_id: RunArg,
+                root: Annotated[Optional[str], typer.Option(
+                    help="Checkpoint root: a folder or s3://bucket/prefix (default: the local run's).")] = None,
+                verify: Annotated[bool, typer.Option(help="Hash every file, not just check sizes.")] = False,
+                runs_root: RunsRootOpt = Path("runs"), output: OutputOpt = "text") -> None:
+    """List a run's checkpoints: step, time, size, valid or torn."""
+    from trainer.checkpoints.catalog import entries  # torch-free
+    from trainer.checkpoints.store import open_store
+
+    store = open_store(root or _local_checkpoint_root(runs_root, run_id), run_id)
+    rows = [{"step": e.step, "valid": e.valid, "reason": e.reason, "location": store.location(e.folder),
+             "created": e.manifest.created if e.manifest else None,
+             "bytes": e.manifest.total_bytes if e.manifest else None} for e in entries(store, verify)]
+    if output == "json":
+        typer.echo(json.dumps(rows))
+        return
+    _checkpoint_table(run_id, rows)
+
+
+def _checkpoint_table(run_id: str, rows: list[dict]) -> None:
+    import datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("step", "committed", "size", "state", title=f"checkpoints of {run_id}")
+    for row in rows:
+        when = datetime.datetime.fromtimestamp(row["created"]).isoformat(" ", "seconds") if row["created"] else "-"
+        size = f"{row['bytes'] / 2**20:.1f} MiB" if row["bytes"] is not None else "-"
+        table.add_row(str(row["step"]), when, size, "valid" if row["valid"] else f"torn: {row['reason']}")
+    Console().print(table)
+
+
+def _local_checkpoint_root(runs_root: Path, run_id: str) -> str:
+    config = runs_root / run_id / "config.yaml"
+    if not config.is_file():
+        raise ConfigError(f"no local run {run_id!r} under {runs_root}/: pass --root DIR or s3://bucket/prefix")
+    import yaml
+
+    checkpoints = yaml.safe_load(config.read_text())["storage"]["checkpoints"]
+    return checkpoints["uri"] or checkpoints["mount"]
+
+
 def _state(runs_root: Path, run_id: str):
     from .local.state import RunState
 

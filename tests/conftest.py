@@ -6,3 +6,6 @@ from tests.factory import config_writer
 @pytest.fixture
 def write_config(tmp_path):
     return config_writer(tmp_path)
+
+
+from tests.s3_server import bucket, s3_endpoint  # noqa: E402,F401  (fixtures)

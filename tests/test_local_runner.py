@@ -1,6 +1,9 @@
 """`launch train --local`: the rendered Job run here, with Job semantics and preemption drills."""
 
 import json
+from pathlib import Path
+
+import pytest
 
 import yaml
 
@@ -23,18 +26,35 @@ def local_world(tmp_path, **sections):
     return config, volumes
 
 
-def test_two_nodes_survive_two_preemption_drills(tmp_path):
-    config, volumes = local_world(tmp_path, resources={"nodes": 2},
-                                  train={"max_steps": 100000, "epochs": 3}, job={"grace_period_seconds": 20})
-    result = launch_train(tmp_path, config, *volumes, "--preempt-after", "6", "--preempt-after", "8")
-    summary = json.loads(result.stdout.splitlines()[-1])
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert (summary["status"], summary["attempts"], summary["preemptions"], summary["failures"]) == \
+@pytest.fixture(scope="module")
+def smoke_volumes(tmp_path_factory):
+    """The volumes configs/smoke.yaml expects: the demo reviews and the packaged MiniLM."""
+    root = tmp_path_factory.mktemp("volumes")
+    assert run_launch("data", "reviews", "--out", str(root / "datasets" / "reviews")).returncode == 0
+    assert run_launch("data", "minilm", "--out", str(root / "models" / "all-MiniLM-L6-v2")).returncode == 0
+    return root
+
+
+def smoke(tmp_path, volumes, *args):
+    result = run_launch("train", "configs/smoke.yaml", "--local", "--runs-root", str(tmp_path / "runs"),
+                        "--volumes-root", str(volumes), "--volume", f"checkpoints={tmp_path / 'ckpt'}",
+                        "-o", "json", *args, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_smoke_survives_two_preemption_drills_bit_identical_to_no_drill(tmp_path, smoke_volumes):
+    clean = smoke(tmp_path, smoke_volumes, "--run-id", "smoke-clean")
+    drilled = smoke(tmp_path, smoke_volumes, "--run-id", "smoke-drilled", "--preempt-after", "0.5",
+                    "--preempt-after", "1.0")
+    assert (drilled["status"], drilled["attempts"], drilled["preemptions"], drilled["failures"]) == \
         ("Succeeded", 3, 2, 0)
-    assert summary["metrics"]["steps"] > 0
-    assert (tmp_path / "ckpt" / summary["run_id"] / "final" / "config.json").is_file()
-    history = json.loads((tmp_path / "runs" / summary["run_id"] / "run.json").read_text())["history"]
+    history = json.loads((tmp_path / "runs" / "smoke-drilled" / "run.json").read_text())["history"]
     assert [h["exit_codes"] for h in history] == [[75, 75], [75, 75], [0, 0]]  # every rank stopped together
+    weights = [json.loads((Path(run["final_dir"]) / "metrics.json").read_text())["weights_sha256_per_rank"]
+               for run in (clean, drilled)]
+    assert weights[0] == weights[1]
+    assert drilled["metrics"]["steps"] == clean["metrics"]["steps"] == 100
 
 
 def test_a_finished_run_is_reported_not_rerun(tmp_path):

@@ -1,5 +1,9 @@
 import sys
 
-from .main import main
+from .signals import StopFlag
 
-sys.exit(main())
+flag = StopFlag()  # before torch and Lightning load: a SIGTERM while loading is a requeue, not a crash
+
+from .main import main  # noqa: E402
+
+sys.exit(main(flag=flag))

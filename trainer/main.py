@@ -14,7 +14,8 @@ from launcher.schema import contract as c
 from launcher.schema.errors import describe
 
 from .env import Cluster
-from .preemption import Preempted, StopFlag
+from .preemption import Preempted
+from .signals import StopFlag
 from .records import DataError
 
 
@@ -29,11 +30,11 @@ def load_config(path: Path) -> Experiment:
         raise DataError(f"{path}: {describe(exc)[1]}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, flag: StopFlag | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
     parser.add_argument("--config", type=Path, default=Path(os.environ.get(c.ENV_EXPERIMENT_CONFIG, c.CONFIG_PATH)))
     args = parser.parse_args(argv)
-    flag = StopFlag()  # from the first moment: a SIGTERM during loading is a requeue, not a crash
+    flag = flag or StopFlag()
     _quiet_libraries()
     cluster = Cluster.from_env()
     try:

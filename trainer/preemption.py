@@ -6,7 +6,6 @@ only, so a signal that reaches rank 1 alone is lost. Here the handler only sets 
 it with one tiny all-reduce (MAX) at each optimizer-step boundary: whoever heard it, everyone stops.
 """
 
-import signal
 import time
 
 import pytorch_lightning as pl
@@ -16,9 +15,7 @@ from launcher.schema import Experiment
 
 from .checkpoints.state import TRAINER_FILE, ResumePoint, capture_rng, rank_file, restore_rng, to_bytes
 from .checkpoints.writer import CheckpointWriter
-
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
+from .signals import StopFlag
 
 class Preempted(Exception):
     """Training stopped on purpose at `step`; the process should exit with the requeue code."""
@@ -26,23 +23,6 @@ class Preempted(Exception):
     def __init__(self, step: int):
         super().__init__(f"stopped at step {step} on SIGTERM")
         self.step = step
-
-
-class StopFlag:
-    """Set by SIGTERM / SIGINT from process start, so a signal during loading is not lost either."""
-
-    def __init__(self):
-        self.requested = False
-        for signum in SIGNALS:
-            signal.signal(signum, self._handle)
-
-    def _handle(self, signum, frame) -> None:
-        self.requested = True
-
-    def reinstall(self) -> None:
-        """Take the signals back from the handler Lightning installs when fit() starts."""
-        for signum in SIGNALS:
-            signal.signal(signum, self._handle)
 
 
 class PreemptionSafe(pl.Callback):

@@ -27,7 +27,8 @@ from .checkpoints.writer import CheckpointWriter
 from .data import ReviewsData
 from .env import Cluster
 from .model import Classifier, build_network
-from .preemption import Preempted, PreemptionSafe, StopFlag
+from .preemption import Preempted, PreemptionSafe
+from .signals import StopFlag
 
 REQUEUES = "requeues.json"
 

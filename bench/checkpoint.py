@@ -1,0 +1,159 @@
+"""Checkpoint costs, measured side by side in one run (docs/benchmarks.md):
+
+1. SIGTERM-to-committed: our save (serialise, write, sha256, part record, manifest commit) against a plain
+   torch.save + fsync (folder) or a plain upload (S3, moto server on 127.0.0.1) of the same MiniLM+AdamW
+   state. Goal: ratio <= 1.3.
+2. Training slowdown with periodic checkpoints at the default interval (every 100 steps): the blocking
+   part of one save spread over the interval's steps. Goal <= 3%.
+3. Steps lost per SIGTERM preemption: the smoke run with two drills; lost = stop step - resume step. Goal 0.
+
+Usage: .venv/bin/python bench/checkpoint.py [--rounds 5]      (needs `make quickstart` data)
+"""
+
+import argparse
+import io
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from launcher.loading import load_run
+from trainer.checkpoints.s3 import S3Store
+from trainer.checkpoints.state import to_bytes
+from trainer.checkpoints.store import LocalStore
+from trainer.checkpoints.writer import CheckpointWriter
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_step import batches, lightning_steps, model_dir  # noqa: E402
+
+
+def minilm_state(exp) -> dict:
+    """Lightning's full checkpoint dict of the quickstart model after one AdamW step."""
+    import pytorch_lightning as pl
+    from transformers import AutoTokenizer
+
+    from trainer.model import Classifier, build_network
+    from trainer.run import _quiet_lightning
+
+    _quiet_lightning()
+    data = batches(exp, AutoTokenizer.from_pretrained(model_dir(exp)), 1)
+    module = Classifier(build_network(exp, model_dir(exp), ["great", "other"], 0), exp, 2, total_steps=10)
+    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(data, batch_size=None))
+    return trainer._checkpoint_connector.dump_checkpoint()
+
+
+def ours(store, state: dict, step: int) -> float:
+    started = time.monotonic()
+    writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=2, log=lambda m: None)
+    writer.submit(step, 0, {"trainer.pt": to_bytes(state), "rank-0.pt": to_bytes({"rng": torch.get_rng_state()})},
+                  started)
+    writer.flush()
+    return time.monotonic() - started
+
+
+def plain_file(folder: Path, state: dict, step: int) -> float:
+    started = time.monotonic()
+    path = folder / f"plain-{step}.pt"
+    with open(path, "wb") as fh:
+        torch.save(state, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    seconds = time.monotonic() - started
+    path.unlink()
+    return seconds
+
+
+def plain_upload(store: S3Store, state: dict, step: int) -> float:
+    started = time.monotonic()
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    store.client.upload_fileobj(buffer, store.bucket, f"plain/{step}.pt")
+    return time.monotonic() - started
+
+
+def sigterm_to_commit(state: dict, rounds: int) -> dict:
+    out = {"state_mib": round(len(to_bytes(state)) / 2**20, 1)}
+    with tempfile.TemporaryDirectory() as tmp:
+        local = LocalStore(Path(tmp) / "ckpt")
+        times = [(ours(local, state, i), plain_file(Path(tmp), state, i)) for i in range(rounds)]
+        out["folder"] = _ratio(times)
+        out["s3"] = _ratio(_s3_rounds(state, rounds))
+    return out
+
+
+def _s3_rounds(state: dict, rounds: int) -> list[tuple[float, float]]:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=5917, verbose=False)
+    server.start()
+    try:
+        client = boto3.client("s3", endpoint_url="http://127.0.0.1:5917")
+        client.create_bucket(Bucket="bench")
+        store = S3Store(client, "bench", "run/checkpoints")
+        return [(ours(store, state, i), plain_upload(store, state, i)) for i in range(rounds)]
+    finally:
+        server.stop()
+
+
+def _ratio(times: list[tuple[float, float]]) -> dict:
+    ours_s, plain_s = statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
+    return {"ours_s": round(ours_s, 3), "plain_s": round(plain_s, 3), "ratio": round(ours_s / plain_s, 3)}
+
+
+def periodic_slowdown(exp, state: dict) -> dict:
+    """Blocking time of one periodic save (on the training thread) over the default interval's steps."""
+    from transformers import AutoTokenizer
+
+    interval = exp.checkpoint.every_n_steps
+    data = batches(exp, AutoTokenizer.from_pretrained(model_dir(exp)), 12)
+    with tempfile.TemporaryDirectory() as tmp:
+        step_s = statistics.median(lightning_steps(exp, data, tmp)[2:])
+        writer = CheckpointWriter(LocalStore(Path(tmp) / "ckpt"), 0, 1, 2, log=lambda m: None)
+        blocking = []
+        for step in range(3):
+            started = time.monotonic()
+            writer.submit(step, 0, {"trainer.pt": to_bytes(state)}, started)  # the rest runs in the background
+            blocking.append(time.monotonic() - started)
+            writer.flush()
+    block_s = statistics.median(blocking)
+    return {"interval_steps": interval, "step_s": round(step_s, 3), "blocking_save_s": round(block_s, 3),
+            "slowdown_pct": round(100 * block_s / (interval * step_s), 2)}
+
+
+def steps_lost() -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        result = subprocess.run([sys.executable, "-m", "launcher", "train", "configs/smoke.yaml", "--local",
+                                 "--run-id", "bench-lost", "--runs-root", f"{tmp}/runs",
+                                 "--volume", f"checkpoints={tmp}/ckpt", "--preempt-after", "1",
+                                 "--preempt-after", "2"], capture_output=True, text=True)
+    stops = [int(s) for s in re.findall(r"stopped at step (\d+) on SIGTERM", result.stdout)][::2]
+    resumes = [int(s) for s in re.findall(r"training from step (\d+) of", result.stdout)][1:]
+    return {"preemptions": len(stops), "lost_steps": [s - r for s, r in zip(stops, resumes)]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    exp = load_run(Path("configs/quickstart.yaml")).experiment
+    state = minilm_state(exp)
+    report = {"sigterm_to_committed": sigterm_to_commit(state, args.rounds),
+              "periodic": periodic_slowdown(exp, state), "steps_lost": steps_lost()}
+    print(yaml.safe_dump(report, sort_keys=False), end="")
+
+
+if __name__ == "__main__":
+    main()

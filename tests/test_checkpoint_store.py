@@ -1,0 +1,126 @@
+"""The checkpoint store on a folder and on S3 (moto server): commits, torn checkpoints, retention."""
+
+import json
+
+import pytest
+
+from trainer.checkpoints.catalog import entries, latest_valid, prune
+from trainer.checkpoints.manifest import MANIFEST, Manifest, digest, step_dir
+from trainer.checkpoints.s3 import S3Store
+from trainer.checkpoints.store import LocalStore
+from trainer.checkpoints.writer import CheckpointWriter
+
+
+@pytest.fixture(params=["folder", "s3"])
+def store(request, tmp_path):
+    if request.param == "folder":
+        return LocalStore(tmp_path / "run" / "checkpoints")
+    client, name = request.getfixturevalue("bucket")
+    return S3Store(client, name, "prefix/run/checkpoints")
+
+
+def commit(store, step: int, files: dict[str, bytes]) -> None:
+    """Write a checkpoint the way ranks do: files, then the manifest last."""
+    writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=100, log=print)
+    writer.submit(step, 0, files, started=0.0)
+    writer.flush()
+
+
+def test_a_committed_checkpoint_is_found_with_its_bytes(store):
+    commit(store, 10, {"trainer.pt": b"weights-10", "rank-0.pt": b"rng-10"})
+    manifest, kept = latest_valid(store, keep=frozenset({"trainer.pt"}), log=print)
+    assert manifest.step == 10
+    assert manifest.files["trainer.pt"] == digest(b"weights-10")
+    assert kept == {"trainer.pt": b"weights-10"}
+
+
+TORN = {
+    "truncated-file": (lambda s, f: s.write(f, "trainer.pt", b"weights-2"), "trainer.pt has 9 bytes, the manifest says 10"),
+    "missing-manifest": (lambda s, f: s.delete_manifest(f), "no manifest (the save never committed)"),
+    "wrong-hash": (lambda s, f: s.write(f, "trainer.pt", b"weights-X0"), "trainer.pt does not match its sha256"),
+    "manifest-without-files": (lambda s, f: s.remove(f, "trainer.pt"), "trainer.pt is missing"),
+}
+
+
+@pytest.mark.parametrize("damage", TORN, ids=list(TORN))
+def test_a_torn_checkpoint_falls_back_to_the_previous_one_with_one_line(store, damage):
+    commit(store, 10, {"trainer.pt": b"weights-10"})
+    commit(store, 20, {"trainer.pt": b"weights-20"})
+    tear, reason = TORN[damage]
+    tear(_Damage(store), step_dir(20))
+    lines = []
+    manifest, kept = latest_valid(store, keep=frozenset({"trainer.pt"}), log=lines.append)
+    assert (manifest.step, kept) == (10, {"trainer.pt": b"weights-10"})
+    assert lines == [f"checkpoint {store.location(step_dir(20))} is torn: {reason}; falling back to the one before"]
+
+
+def test_no_checkpoint_means_a_fresh_start(store):
+    assert latest_valid(store, keep=frozenset(), log=print) is None
+
+
+def test_retention_keeps_the_last_n_and_leaves_torn_ones_for_inspection(store):
+    for step in (10, 20, 30, 40):
+        commit(store, step, {"trainer.pt": f"w{step}".encode()})
+    store.write(step_dir(50), "trainer.pt", b"half")  # torn: newer than every valid one
+    assert prune(store, keep_last=2) == [step_dir(20), step_dir(10)]
+    assert [(e.step, e.valid) for e in entries(store)] == [(50, False), (40, True), (30, True)]
+
+
+def test_retention_never_removes_the_newest_valid_checkpoint(store):
+    for step in (10, 20):
+        commit(store, step, {"trainer.pt": b"w"})
+    prune(store, keep_last=0)
+    assert [e.step for e in entries(store) if e.valid] == [20]
+
+
+def test_the_writer_prunes_after_each_commit(store):
+    writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=2, log=print)
+    for step in (1, 2, 3):
+        writer.submit(step, 0, {"trainer.pt": b"w"}, started=0.0)
+    writer.flush()
+    assert [e.step for e in entries(store)] == [3, 2]
+    assert writer.last_committed == 3
+
+
+def test_rank_zero_commits_only_after_every_rank_wrote_its_part(store):
+    rank1 = CheckpointWriter(store, rank=1, world_size=2, keep_last=5, log=print)
+    rank0 = CheckpointWriter(store, rank=0, world_size=2, keep_last=5, log=print, peer_timeout=0.5)
+    rank0.submit(7, 0, {"trainer.pt": b"w", "rank-0.pt": b"r0"}, started=0.0)
+    with pytest.raises(TimeoutError, match="rank 1 never finished writing"):
+        rank0.flush()
+    assert store.read(step_dir(7), MANIFEST) is None  # nothing committed without rank 1
+    rank0.error = None
+    rank1.submit(7, 0, {"rank-1.pt": b"r1"}, started=0.0)
+    rank1.flush()
+    rank0.submit(7, 0, {"trainer.pt": b"w", "rank-0.pt": b"r0"}, started=0.0)
+    rank0.flush()
+    manifest = Manifest.from_json(store.read(step_dir(7), MANIFEST))
+    assert sorted(manifest.files) == ["rank-0.pt", "rank-1.pt", "trainer.pt"]
+    assert manifest.world_size == 2
+
+
+def test_folder_commit_is_atomic_no_temp_file_left(tmp_path):
+    store = LocalStore(tmp_path)
+    commit(store, 1, {"trainer.pt": b"w"})
+    names = sorted(p.name for p in (tmp_path / step_dir(1)).iterdir())
+    assert names == [MANIFEST, "part-rank-0.json", "trainer.pt"]
+    assert json.loads((tmp_path / step_dir(1) / MANIFEST).read_text())["step"] == 1
+
+
+class _Damage:
+    """Ways a save can be torn, for either backend."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def write(self, folder, name, data):
+        self.store.write(folder, name, data)
+
+    def remove(self, folder, name):
+        if isinstance(self.store, LocalStore):
+            (self.store.root / folder / name).unlink()
+        else:
+            self.store.client.delete_object(Bucket=self.store.bucket, Key=self.store.key(folder, name))
+
+    def delete_manifest(self, folder):
+        self.remove(folder, MANIFEST)
