@@ -73,7 +73,16 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
         final = open_store(cluster.checkpoint_uri, cluster.run_id, area="final")
         phase(cluster, f"saving the final model to {final.location()}")
         save_final(network, tokenizer, metrics, final)
+    leave_group()
     return metrics
+
+
+def leave_group() -> None:
+    """Leave the process group together. Exiting with it alive lets rank 0 take the rendezvous store down
+    under a peer's background threads, which then abort ("terminate called without an active exception")."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 def _fit(trainer, module, data, resume, store, exp, cluster, flag) -> dict:
@@ -89,6 +98,7 @@ def _fit(trainer, module, data, resume, store, exp, cluster, flag) -> dict:
             trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     except Preempted as stop:
         _count_requeue(store, exp, start_step, stop.step, global_rank(cluster))
+        leave_group()  # every rank raised at the same step, so all of them are here
         raise
     seconds = time.perf_counter() - started
     samples = (trainer.global_step - start_step) * exp.train.batch_size * exp.train.grad_accumulation
