@@ -216,6 +216,8 @@ def _print_summary(summary: dict, output: str, echo) -> None:
              f"{summary['preemptions']} preemption(s), {summary['failures']} crash(es)"]
     if summary["metrics"]:
         lines.append("metrics: " + ", ".join(f"{k}={v}" for k, v in summary["metrics"].items()))
+    if "test_accuracy" in summary["metrics"]:
+        lines.append(f"test accuracy: {summary['metrics']['test_accuracy']:.3f}")
     if summary["final_dir"]:
         lines.append(f"final model: {summary['final_dir']}")
     if summary["reason"]:

@@ -69,6 +69,8 @@ class Supervisor:
         except KeyboardInterrupt:
             self._say("interrupted: stopping every index (SIGTERM, SIGKILL after the grace period)")
             gang.stop(self.pod.grace_seconds)
+            self.state.status, self.state.reason = "Cancelled", "interrupted; rerun the same command to resume"
+            self.state.save(self.folder)
             raise Cancelled() from None
         gang.wait(None)
         return [code for code in gang.codes()], drilled, gang
