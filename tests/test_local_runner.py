@@ -124,3 +124,12 @@ def test_status_list_and_logs_read_the_run_folder(tmp_path):
 
 def test_progress_bars_are_split_from_lines():
     assert split_output("a\nb\rc\npartial\rbar1\rtail") == (["a", "c"], ["partial", "bar1"], "tail")
+
+
+def test_active_deadline_fails_the_job(tmp_path):
+    config, volumes = local_world(tmp_path, train={"max_steps": 100000, "epochs": 100000},
+                                  job={"active_deadline_seconds": 8})
+    result = launch_train(tmp_path, config, *volumes)
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert (result.returncode, summary["status"]) == (1, "Failed")
+    assert summary["reason"] == "DeadlineExceeded: ran past activeDeadlineSeconds=8"

@@ -105,3 +105,30 @@ def test_bad_config_file_exits_2_with_its_path(tmp_path):
     ((proc, _, err),) = run_trainer(config)
     assert proc.returncode == 2
     assert err.strip() == f"error: {config}: model.max_seq_len: Input should be greater than 0 (got -1)"
+
+
+def test_gradient_accumulation_takes_one_optimizer_step_per_n_batches(tmp_path):
+    config = trainer_config(tmp_path, train={"max_steps": None, "epochs": 1, "grad_accumulation": 2})
+    ((proc, _, err),) = run_trainer(config)
+    assert proc.returncode == 0, err[-2000:]
+    metrics = json.loads((tmp_path / "ckpt" / "run" / "final" / "metrics.json").read_text())
+    assert metrics["steps"] == 4  # 64 rows / batch 8 = 8 batches, 2 per step
+
+
+def test_a_lost_peer_makes_the_survivor_requeue_in_bounded_time(tmp_path):
+    import signal
+    import time
+
+    from tests.test_resume import start_gang
+    config = trainer_config(tmp_path, resources={"nodes": 2}, job={"peer_timeout_seconds": 20},
+                            train={"max_steps": 100000, "epochs": 100000})
+    procs = start_gang(config, 2, 29661, {})
+    log = tmp_path / "ckpt" / "run" / "logs" / "csv" / "metrics.csv"
+    while not log.exists() and procs[0].poll() is None:
+        time.sleep(0.1)
+    procs[1].send_signal(signal.SIGKILL)  # a node vanishes without notice
+    started = time.monotonic()
+    _, err = procs[0].communicate(timeout=120)
+    assert procs[0].returncode == 75, err[-2000:]
+    assert "requeue: lost a peer" in err
+    assert time.monotonic() - started < 60
