@@ -22,8 +22,14 @@ def store(request, tmp_path):
 def commit(store, step: int, files: dict[str, bytes]) -> None:
     """Write a checkpoint the way ranks do: files, then the manifest last."""
     writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=100, log=print)
-    writer.submit(step, 0, files, started=0.0)
+    submit(writer, step, files)
     writer.flush()
+
+
+def submit(writer, step: int, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        writer.stage(step, name, data)
+    writer.submit(step, 0, list(files), started=0.0)
 
 
 def test_a_committed_checkpoint_is_found_with_its_bytes(store):
@@ -76,8 +82,8 @@ def test_retention_never_removes_the_newest_valid_checkpoint(store):
 def test_the_writer_prunes_after_each_commit(store):
     writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=2, log=print)
     for step in (1, 2, 3):
-        writer.submit(step, 0, {"trainer.pt": b"w"}, started=0.0)
-    writer.flush()
+        submit(writer, step, {"trainer.pt": b"w"})
+    writer.drain()
     assert [e.step for e in entries(store)] == [3, 2]
     assert writer.last_committed == 3
 
@@ -85,14 +91,14 @@ def test_the_writer_prunes_after_each_commit(store):
 def test_rank_zero_commits_only_after_every_rank_wrote_its_part(store):
     rank1 = CheckpointWriter(store, rank=1, world_size=2, keep_last=5, log=print)
     rank0 = CheckpointWriter(store, rank=0, world_size=2, keep_last=5, log=print, peer_timeout=0.5)
-    rank0.submit(7, 0, {"trainer.pt": b"w", "rank-0.pt": b"r0"}, started=0.0)
+    submit(rank0, 7, {"trainer.pt": b"w", "rank-0.pt": b"r0"})
     with pytest.raises(TimeoutError, match="rank 1 never finished writing"):
         rank0.flush()
     assert store.read(step_dir(7), MANIFEST) is None  # nothing committed without rank 1
     rank0.error = None
-    rank1.submit(7, 0, {"rank-1.pt": b"r1"}, started=0.0)
+    submit(rank1, 7, {"rank-1.pt": b"r1"})
     rank1.flush()
-    rank0.submit(7, 0, {"trainer.pt": b"w", "rank-0.pt": b"r0"}, started=0.0)
+    submit(rank0, 7, {"trainer.pt": b"w", "rank-0.pt": b"r0"})
     rank0.flush()
     manifest = Manifest.from_json(store.read(step_dir(7), MANIFEST))
     assert sorted(manifest.files) == ["rank-0.pt", "rank-1.pt", "trainer.pt"]
@@ -103,7 +109,7 @@ def test_folder_commit_is_atomic_no_temp_file_left(tmp_path):
     store = LocalStore(tmp_path)
     commit(store, 1, {"trainer.pt": b"w"})
     names = sorted(p.name for p in (tmp_path / step_dir(1)).iterdir())
-    assert names == [MANIFEST, "part-rank-0.json", "trainer.pt"]
+    assert names == [MANIFEST, "trainer.pt"]
     assert json.loads((tmp_path / step_dir(1) / MANIFEST).read_text())["step"] == 1
 
 

@@ -13,7 +13,8 @@ import torch
 
 from launcher.schema import Experiment
 
-from .checkpoints.state import TRAINER_FILE, ResumePoint, capture_rng, rank_file, restore_rng, to_bytes
+from .checkpoints.manifest import step_dir
+from .checkpoints.state import TRAINER_FILE, ResumePoint, capture_rng, rank_file, restore_rng
 from .checkpoints.writer import CheckpointWriter
 from .signals import StopFlag
 
@@ -71,11 +72,14 @@ class PreemptionSafe(pl.Callback):
         # dump_checkpoint is what ModelCheckpoint saves from on_train_batch_end; every rank calls it, since
         # strategies that shard (FSDP) gather the full state with collectives.
         state = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
-        files = {rank_file(trainer.global_rank): to_bytes({
-            "rng": capture_rng(), "sampler": {"epoch": trainer.current_epoch, "offset": self.consumed}})}
+        objects = {rank_file(trainer.global_rank): {
+            "rng": capture_rng(), "sampler": {"epoch": trainer.current_epoch, "offset": self.consumed}}}
         if trainer.is_global_zero:
-            files[TRAINER_FILE] = to_bytes(state)
-        self.writer.submit(step, trainer.current_epoch, files, started)
+            objects[TRAINER_FILE] = state
+        for name, obj in objects.items():  # serialised straight to the staging file: no copy in memory
+            with self.writer.store.open_write(step_dir(step), name) as fh:
+                torch.save(obj, fh)
+        self.writer.submit(step, trainer.current_epoch, list(objects), started)
         self.last_save = time.monotonic()
 
     def _check_budget(self) -> None:

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -41,6 +42,11 @@ class Manifest:
 
 def digest(data: bytes) -> FileEntry:
     return FileEntry(len(data), hashlib.sha256(data).hexdigest())
+
+
+def file_digest(path) -> FileEntry:
+    with open(path, "rb") as fh:
+        return FileEntry(os.fstat(fh.fileno()).st_size, hashlib.file_digest(fh, "sha256").hexdigest())
 
 
 def step_dir(step: int) -> str:

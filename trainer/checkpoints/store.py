@@ -1,8 +1,9 @@
 """Where a run's checkpoints live: a folder (a PVC mount) or an S3 prefix, behind one small interface."""
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Iterator, Protocol
 
 
 class Store(Protocol):
@@ -16,6 +17,12 @@ class Store(Protocol):
     def commit(self, folder: str, name: str, data: bytes) -> None: ...
     def delete(self, folder: str) -> None: ...
     def upload_tree(self, local: Path, folder: str) -> None: ...
+    # Large files go in two moves: stream them to a staging file on the training thread, then make them
+    # durable (fsync, or upload) off it. Only the second move is what SIGTERM has to wait for.
+    def open_write(self, folder: str, name: str) -> "contextmanager[BinaryIO]": ...
+    def staged(self, folder: str, name: str) -> Path: ...
+    def publish(self, folder: str, name: str) -> None: ...
+    def unstage(self, folder: str, name: str) -> None: ...
 
 
 class LocalStore:
@@ -45,6 +52,27 @@ class LocalStore:
     def size(self, folder: str, name: str) -> int | None:
         path = self.root / folder / name
         return path.stat().st_size if path.is_file() else None
+
+    @contextmanager
+    def open_write(self, folder: str, name: str) -> Iterator[BinaryIO]:
+        """Straight into the step folder: a file there without a manifest is ignored as torn."""
+        path = self.staged(folder, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            yield fh
+
+    def staged(self, folder: str, name: str) -> Path:
+        return self.root / folder / name
+
+    def publish(self, folder: str, name: str) -> None:
+        fd = os.open(self.staged(folder, name), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def unstage(self, folder: str, name: str) -> None:
+        """The staged file is the checkpoint file itself: nothing to remove."""
 
     def commit(self, folder: str, name: str, data: bytes) -> None:
         """Temp file, fsync, rename, fsync the folder: the name appears whole or not at all."""
