@@ -7,7 +7,7 @@
    part of one save spread over the interval's steps. Goal <= 3%.
 3. Steps lost per SIGTERM preemption: the smoke run with two drills; lost = stop step - resume step. Goal 0.
 
-Usage: .venv/bin/python bench/checkpoint.py [--rounds 5]      (needs `make quickstart` data)
+Usage: .venv/bin/python bench/checkpoint.py [--rounds 15]      (needs `make quickstart` data)
 """
 
 import argparse
@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -27,7 +28,6 @@ import yaml
 
 from launcher.loading import load_run
 from launcher.schema.models import Checkpoint
-from trainer.checkpoints.manifest import step_dir
 from trainer.checkpoints.s3 import S3Store
 from trainer.checkpoints.state import to_bytes
 from trainer.checkpoints.store import LocalStore
@@ -58,16 +58,14 @@ def ours(store, state: dict, step: int) -> float:
     """What PreemptionSafe does on SIGTERM: serialise to staging, then publish, hash and commit."""
     writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=2, log=lambda m: None)
     started = time.monotonic()
-    stage(store, step, {"trainer.pt": state, "rank-0.pt": {"rng": torch.get_rng_state()}})
-    writer.submit(step, 0, ["trainer.pt", "rank-0.pt"], started)
+    files = stage(writer, step, {"trainer.pt": state, "rank-0.pt": {"rng": torch.get_rng_state()}}, last=True)
+    writer.submit(step, 0, files, started)
     writer.flush()
     return time.monotonic() - started
 
 
-def stage(store, step: int, objects: dict) -> None:
-    for name, obj in objects.items():
-        with store.open_write(step_dir(step), name) as fh:
-            torch.save(obj, fh)
+def stage(writer, step: int, objects: dict, last: bool = False) -> dict:
+    return {name: writer.stage(step, name, partial(torch.save, obj), last) for name, obj in objects.items()}
 
 
 def plain_file(folder: Path, state: dict, step: int) -> float:
@@ -95,31 +93,49 @@ def sigterm_to_commit(state: dict, rounds: int) -> dict:
     out = {"state_mib": round(len(to_bytes(state)) / 2**20, 1)}  # noqa: the size, not the save
     with tempfile.TemporaryDirectory() as tmp:
         local = LocalStore(Path(tmp) / "ckpt")
-        times = [(ours(local, state, i), plain_file(Path(tmp), state, i)) for i in range(rounds)]
+        times = [_pair(lambda: ours(local, state, i), lambda: plain_file(Path(tmp), state, i), i)
+                 for i in range(rounds)]
         out["folder"] = _ratio(times)
         out["s3"] = _ratio(_s3_rounds(state, rounds))
     return out
 
 
+def _pair(first, second, i: int) -> tuple[float, float]:
+    """Both sides of one round, in alternating order so neither always runs on a warmer machine."""
+    if i % 2:
+        b = second()
+        return first(), b
+    return first(), second()
+
+
 def _s3_rounds(state: dict, rounds: int) -> list[tuple[float, float]]:
+    """Against moto's server in its own process, so it does not share this process's GIL."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=5917, verbose=False)
-    server.start()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", "5917"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         client = boto3.client("s3", endpoint_url="http://127.0.0.1:5917")
-        client.create_bucket(Bucket="bench")
+        for _ in range(100):  # wait for it to listen
+            try:
+                client.create_bucket(Bucket="bench")
+                break
+            except Exception:
+                time.sleep(0.1)
         store = S3Store(client, "bench", "run/checkpoints")
-        return [(ours(store, state, i), plain_upload(store, state, i)) for i in range(rounds)]
+        return [_pair(lambda: ours(store, state, i), lambda: plain_upload(store, state, i), i) for i in range(rounds)]
     finally:
-        server.stop()
+        server.terminate()
+        server.wait()
 
 
 def _ratio(times: list[tuple[float, float]]) -> dict:
-    ours_s, plain_s = statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
-    return {"ours_s": round(ours_s, 3), "plain_s": round(plain_s, 3), "ratio": round(ours_s / plain_s, 3)}
+    """Medians of each side, and the median of the per-round ratios (each round's pair ran back to back)."""
+    ratios = sorted(o / p for o, p in times)
+    return {"ours_s": round(statistics.median(t[0] for t in times), 3),
+            "plain_s": round(statistics.median(t[1] for t in times), 3),
+            "ratio": round(statistics.median(ratios), 3), "ratio_range": [round(ratios[0], 2), round(ratios[-1], 2)]}
 
 
 def periodic_slowdown(exp, state: dict) -> dict:
@@ -134,8 +150,8 @@ def periodic_slowdown(exp, state: dict) -> dict:
         blocking = []
         for step in range(3):
             started = time.monotonic()
-            stage(writer.store, step, {"trainer.pt": state})
-            writer.submit(step, 0, ["trainer.pt"], started)  # fsync, hash and commit run in the background
+            files = stage(writer, step, {"trainer.pt": state})
+            writer.submit(step, 0, files, started)  # fsync or upload, and the commit, run in the background
             blocking.append(time.monotonic() - started)
             writer.flush()
     block_s = statistics.median(blocking)
@@ -156,7 +172,7 @@ def steps_lost() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     torch.set_num_threads(2)
     logging.getLogger("transformers").setLevel(logging.ERROR)

@@ -27,9 +27,8 @@ def commit(store, step: int, files: dict[str, bytes]) -> None:
 
 
 def submit(writer, step: int, files: dict[str, bytes]) -> None:
-    for name, data in files.items():
-        writer.stage(step, name, data)
-    writer.submit(step, 0, list(files), started=0.0)
+    entries = {name: writer.stage(step, name, lambda fh, data=data: fh.write(data)) for name, data in files.items()}
+    writer.submit(step, 0, entries, started=0.0)
 
 
 def test_a_committed_checkpoint_is_found_with_its_bytes(store):
@@ -130,3 +129,10 @@ class _Damage:
 
     def delete_manifest(self, folder):
         self.remove(folder, MANIFEST)
+
+
+def test_hashing_while_writing_gives_the_digest_of_the_file(tmp_path):
+    big = bytes(range(256)) * 5000  # hashed in place
+    writer = CheckpointWriter(LocalStore(tmp_path), rank=0, world_size=1, keep_last=1, log=print)
+    entry = writer.stage(1, "f", lambda fh: (fh.write(b"head"), fh.write(big), fh.write(b"tail")))
+    assert entry == digest((tmp_path / step_dir(1) / "f").read_bytes())

@@ -7,13 +7,13 @@ it with one tiny all-reduce (MAX) at each optimizer-step boundary: whoever heard
 """
 
 import time
+from functools import partial
 
 import pytorch_lightning as pl
 import torch
 
 from launcher.schema import Experiment
 
-from .checkpoints.manifest import step_dir
 from .checkpoints.state import TRAINER_FILE, ResumePoint, capture_rng, rank_file, restore_rng
 from .checkpoints.writer import CheckpointWriter
 from .signals import StopFlag
@@ -52,7 +52,7 @@ class PreemptionSafe(pl.Callback):
         ckpt, step = self.exp.checkpoint, trainer.global_step
         periodic = timed or bool(ckpt.every_n_steps and step % ckpt.every_n_steps == 0)
         if periodic or (stop and ckpt.on_preemption):
-            self._save(trainer, step)
+            self._save(trainer, step, last=stop)
         if stop:
             self.writer.flush()  # SIGTERM waits only for this: the committed checkpoint
             raise Preempted(step)
@@ -65,7 +65,7 @@ class PreemptionSafe(pl.Callback):
             torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
         return bool(flags[0]), bool(flags[1])
 
-    def _save(self, trainer: pl.Trainer, step: int) -> None:
+    def _save(self, trainer: pl.Trainer, step: int, last: bool) -> None:
         started = time.monotonic()
         self.writer.flush()  # one save in flight at a time; also surfaces a failed background write
         self._check_budget()
@@ -76,10 +76,9 @@ class PreemptionSafe(pl.Callback):
             "rng": capture_rng(), "sampler": {"epoch": trainer.current_epoch, "offset": self.consumed}}}
         if trainer.is_global_zero:
             objects[TRAINER_FILE] = state
-        for name, obj in objects.items():  # serialised straight to the staging file: no copy in memory
-            with self.writer.store.open_write(step_dir(step), name) as fh:
-                torch.save(obj, fh)
-        self.writer.submit(step, trainer.current_epoch, list(objects), started)
+        # Serialised straight to the staging file and hashed on the way: no copy of the state in memory.
+        files = {name: self.writer.stage(step, name, partial(torch.save, obj), last) for name, obj in objects.items()}
+        self.writer.submit(step, trainer.current_epoch, files, started)
         self.last_save = time.monotonic()
 
     def _check_budget(self) -> None:

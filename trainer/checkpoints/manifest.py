@@ -2,8 +2,9 @@
 
 import hashlib
 import json
-import os
+import queue
 import re
+import threading
 from dataclasses import asdict, dataclass, field
 
 MANIFEST = "manifest.json"
@@ -44,9 +45,44 @@ def digest(data: bytes) -> FileEntry:
     return FileEntry(len(data), hashlib.sha256(data).hexdigest())
 
 
-def file_digest(path) -> FileEntry:
-    with open(path, "rb") as fh:
-        return FileEntry(os.fstat(fh.fileno()).st_size, hashlib.file_digest(fh, "sha256").hexdigest())
+class HashingFile:
+    """Writes through to a file and hashes the same bytes in a helper thread, overlapping the two.
+
+    Large chunks are hashed in place, without a copy: the writer (torch.save) hands over views of tensor
+    storage and of its own pickle buffer, which must stay untouched until result() returns. Small chunks
+    (zip headers) come from reused buffers, so they are copied.
+    """
+
+    COPY_BELOW = 1 << 16
+
+    def __init__(self, fh):
+        self.fh, self.size = fh, 0
+        self.sha = hashlib.sha256()
+        self.chunks: queue.Queue = queue.Queue(maxsize=64)
+        self.thread = threading.Thread(target=self._hash, name="checkpoint-hash", daemon=True)
+        self.thread.start()
+
+    def write(self, data) -> int:
+        written = self.fh.write(data)
+        view = memoryview(data).cast("B")
+        self.size += view.nbytes
+        self.chunks.put(bytes(view) if view.nbytes < self.COPY_BELOW else view)
+        return written
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def _hash(self) -> None:
+        while (chunk := self.chunks.get()) is not None:
+            self.sha.update(chunk)  # releases the GIL on large buffers
+
+    def close(self) -> None:
+        """No more writes; the hash may still be running."""
+        self.chunks.put(None)
+
+    def result(self) -> FileEntry:
+        self.thread.join()
+        return FileEntry(self.size, self.sha.hexdigest())
 
 
 def step_dir(step: int) -> str:

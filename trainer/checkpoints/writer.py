@@ -8,12 +8,11 @@ import json
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from .catalog import prune
-from .manifest import MANIFEST, FileEntry, Manifest, file_digest, step_dir
+from .manifest import MANIFEST, FileEntry, HashingFile, Manifest, step_dir
 from .store import Store
 
 PART = "part-rank-{rank}.json"
@@ -23,7 +22,7 @@ PART = "part-rank-{rank}.json"
 class Job:
     step: int
     epoch: int
-    files: list[str]  # already staged with store.open_write
+    files: dict[str, FileEntry | HashingFile]  # already staged (CheckpointWriter.stage)
     started: float
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -38,16 +37,26 @@ class CheckpointWriter:
         self.last_committed: int | None = None
         self.last_seconds: float = 0.0
         self.error: Exception | None = None
-        self.hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-hash")
         self.thread = threading.Thread(target=self._loop, name="checkpoint-writer", daemon=True)
         self.thread.start()
 
-    def stage(self, step: int, name: str, data: bytes) -> None:
-        """Stage bytes already in memory (small files, tests)."""
-        with self.store.open_write(step_dir(step), name) as fh:
-            fh.write(data)
+    def stage(self, step: int, name: str, write: Callable[[BinaryIO], None], last: bool = False
+              ) -> FileEntry | HashingFile:
+        """Stream one file to staging through `write(fh)`, hashed on the way, on the caller's thread.
 
-    def submit(self, step: int, epoch: int, files: list[str], started: float) -> Job:
+        The hash reads the caller's tensors in place, so it must finish before they change: normally before
+        this returns. For the `last` save before exit (nothing changes any more) it is left running, to
+        overlap with the fsync or upload."""
+        with self.store.open_write(step_dir(step), name) as fh:
+            hashing = HashingFile(fh)
+            try:
+                write(hashing)
+            finally:
+                hashing.close()
+        return hashing if last else hashing.result()
+
+    def submit(self, step: int, epoch: int, files: dict[str, FileEntry], started: float) -> Job:
+        """Publish (fsync or upload) the staged files and commit, in the background."""
         job = Job(step, epoch, files, started)
         self.pending.append(job)
         self.jobs.put(job)
@@ -82,22 +91,20 @@ class CheckpointWriter:
 
     def _write(self, job: Job) -> bool:
         folder = step_dir(job.step)
-        part = {}
         for name in job.files:
-            # Hash the staged file while it is fsynced or uploaded: sha256 releases the GIL.
-            hashed = self.hasher.submit(file_digest, self.store.staged(folder, name))
             self.store.publish(folder, name)
-            entry = hashed.result()
+        job.files = {name: e.result() if isinstance(e, HashingFile) else e for name, e in job.files.items()}
+        for name in job.files:
             self.store.unstage(folder, name)
-            part[name] = {"size": entry.size, "sha256": entry.sha256}
         if self.rank != 0:  # rank 0 keeps its own part in memory
+            part = {name: {"size": e.size, "sha256": e.sha256} for name, e in job.files.items()}
             self.store.write(folder, PART.format(rank=self.rank), json.dumps(part).encode())
             return False
-        self._commit(job, folder, part)
+        self._commit(job, folder)
         return True
 
-    def _commit(self, job: Job, folder: str, own: dict) -> None:
-        files = {name: FileEntry(**entry) for name, entry in own.items()} | self._gather_parts(folder)
+    def _commit(self, job: Job, folder: str) -> None:
+        files = job.files | self._gather_parts(folder)
         seconds = time.monotonic() - job.started
         manifest = Manifest(step=job.step, epoch=job.epoch, created=time.time(), world_size=self.world_size,
                             files=files, save_seconds=round(seconds, 3))
