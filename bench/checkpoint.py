@@ -11,8 +11,8 @@ Usage: .venv/bin/python bench/checkpoint.py [--rounds 15]      (needs `make quic
 """
 
 import argparse
-import logging
 import io
+import logging
 import os
 import re
 import statistics

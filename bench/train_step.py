@@ -25,8 +25,8 @@ from trainer.checkpoints.writer import CheckpointWriter
 from trainer.data import Collate
 from trainer.env import Cluster
 from trainer.model import Classifier, build_network
-from trainer.records import read_records
 from trainer.preemption import PreemptionSafe
+from trainer.records import read_records
 from trainer.run import _lightning_trainer, _quiet_lightning
 from trainer.signals import StopFlag
 

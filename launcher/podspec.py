@@ -3,7 +3,12 @@
 from .schema import Experiment
 from .schema import contract as c
 from .schema.presets import (
-    GPU_PRODUCT_LABEL, GPU_RESOURCE, GPU_TOLERATION, SHARED_GPU_RESOURCE, SPOT_PRESETS, mig_resource,
+    GPU_PRODUCT_LABEL,
+    GPU_RESOURCE,
+    GPU_TOLERATION,
+    SHARED_GPU_RESOURCE,
+    SPOT_PRESETS,
+    mig_resource,
 )
 
 UID = 1000  # the non-root user Dockerfile.train creates

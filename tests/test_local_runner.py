@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 import yaml
 
 from launcher.local.gang import split_output

@@ -3,8 +3,6 @@
 import json
 
 import pytest
-import torch
-import yaml
 
 from tests.trainer_env import run_trainer, trainer_config
 

@@ -15,8 +15,8 @@ from launcher.schema.errors import describe
 
 from .env import Cluster
 from .preemption import Preempted
-from .signals import StopFlag
 from .records import DataError
+from .signals import StopFlag
 
 
 def load_config(path: Path) -> Experiment:

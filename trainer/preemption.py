@@ -18,6 +18,7 @@ from .checkpoints.state import TRAINER_FILE, ResumePoint, capture_rng, rank_file
 from .checkpoints.writer import CheckpointWriter
 from .signals import StopFlag
 
+
 class Preempted(Exception):
     """Training stopped on purpose at `step`; the process should exit with the requeue code."""
 
@@ -29,7 +30,8 @@ class Preempted(Exception):
 class PreemptionSafe(pl.Callback):
     def __init__(self, exp: Experiment, flag: StopFlag, writer: CheckpointWriter, sampler,
                  resume: ResumePoint | None, warn):
-        self.exp, self.flag, self.writer, self.sampler, self.resume, self.warn = exp, flag, writer, sampler, resume, warn
+        self.exp, self.flag, self.writer, self.sampler = exp, flag, writer, sampler
+        self.resume, self.warn = resume, warn
         self.consumed = 0  # samples of the current epoch this rank has trained on
         self.last_save = time.monotonic()
         self.warned = False

@@ -281,7 +281,8 @@ class Experiment(Section):
         ckpt = self.storage.checkpoints
         if self.resources.nodes > 1 and ckpt.claim and ckpt.access_mode != "ReadWriteMany":
             raise ValueError(
-                f"storage.checkpoints.access_mode: {self.resources.nodes} nodes write checkpoints to claim {ckpt.claim!r}, "
+                f"storage.checkpoints.access_mode: {self.resources.nodes} nodes write checkpoints to claim "
+                f"{ckpt.claim!r}, "
                 "which needs access_mode ReadWriteMany (a ReadWriteOnce claim mounts on one node only)"
             )
         return self
@@ -297,4 +298,5 @@ def check_run_id(run_id: str, nodes: int) -> None:
     if not re.match(DNS_LABEL, run_id):
         raise ValueError(f"run id {run_id!r} must be lowercase letters, digits and '-'")
     if (n := pod_name_length(run_id, nodes)) > 63:
-        raise ValueError(f"run id {run_id!r} makes pod names of {n} characters (limit 63); shorten the name by {n - 63}")
+        raise ValueError(f"run id {run_id!r} makes pod names of {n} characters (limit 63); "
+                         f"shorten the name by {n - 63}")

@@ -5,11 +5,13 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+
+from .store import open_staging
 
 # Multipart above 8 MiB, 8 MiB parts, 16 in flight: a full BERT-base state (~1.3 GB) goes up as ~160
 # parallel parts, so the save is bound by bandwidth rather than by one stream's latency.
@@ -63,12 +65,9 @@ class S3Store:
                 return None
             raise
 
-    @contextmanager
-    def open_write(self, folder: str, name: str) -> Iterator[BinaryIO]:
-        path = self.staged(folder, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            yield fh
+    def open_write(self, folder: str, name: str) -> "contextmanager[BinaryIO]":
+        """Into a staging file on local disk; publish() uploads it."""
+        return open_staging(self.staged(folder, name))
 
     def staged(self, folder: str, name: str) -> Path:
         return self.staging / folder / name

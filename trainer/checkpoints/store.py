@@ -53,13 +53,9 @@ class LocalStore:
         path = self.root / folder / name
         return path.stat().st_size if path.is_file() else None
 
-    @contextmanager
-    def open_write(self, folder: str, name: str) -> Iterator[BinaryIO]:
+    def open_write(self, folder: str, name: str) -> "contextmanager[BinaryIO]":
         """Straight into the step folder: a file there without a manifest is ignored as torn."""
-        path = self.staged(folder, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            yield fh
+        return open_staging(self.staged(folder, name))
 
     def staged(self, folder: str, name: str) -> Path:
         return self.root / folder / name
@@ -96,6 +92,13 @@ class LocalStore:
 
         if Path(local).resolve() != (self.root / folder).resolve():
             shutil.copytree(local, self.root / folder, dirs_exist_ok=True)
+
+
+@contextmanager
+def open_staging(path: Path) -> Iterator[BinaryIO]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        yield fh
 
 
 def open_store(uri: str, run_id: str, area: str = "checkpoints") -> Store:
