@@ -58,7 +58,7 @@ class HashingFile:
     def __init__(self, fh):
         self.fh, self.size = fh, 0
         self.sha = hashlib.sha256()
-        self.chunks: queue.Queue = queue.Queue(maxsize=64)
+        self.chunks: queue.Queue = queue.Queue()  # unbounded: large chunks are views, not copies
         self.thread = threading.Thread(target=self._hash, name="checkpoint-hash", daemon=True)
         self.thread.start()
 
