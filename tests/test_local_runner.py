@@ -132,3 +132,27 @@ def test_active_deadline_fails_the_job(tmp_path):
     summary = json.loads(result.stdout.splitlines()[-1])
     assert (result.returncode, summary["status"]) == (1, "Failed")
     assert summary["reason"] == "DeadlineExceeded: ran past activeDeadlineSeconds=8"
+
+
+def test_ctrl_c_stops_every_index_gracefully_and_the_run_resumes_later(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.factory import ROOT
+    config, volumes = local_world(tmp_path, train={"max_steps": 100000, "epochs": 100000})
+    args = [sys.executable, "-m", "launcher", "train", str(config), "--local", "--runs-root", str(tmp_path / "runs"),
+            "--volumes-root", str(tmp_path / "volumes"), *volumes]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    checkpoints = tmp_path / "ckpt"
+    while proc.poll() is None and not list(checkpoints.glob("*/checkpoints/step-*/manifest.json")):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-2000:]
+    (state_file,) = (tmp_path / "runs").glob("*/run.json")
+    state = json.loads(state_file.read_text())
+    assert state["status"] == "Cancelled"
+    assert state["history"][-1]["exit_codes"] == [75]
+    assert "requeue: stopped at step" in out  # the trainer committed a checkpoint on the way out

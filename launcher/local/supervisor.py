@@ -69,6 +69,7 @@ class Supervisor:
         except KeyboardInterrupt:
             self._say("interrupted: stopping every index (SIGTERM, SIGKILL after the grace period)")
             gang.stop(self.pod.grace_seconds)
+            self.state.history.append({"attempt": attempt, "exit_codes": gang.codes(), "drill": False})
             self.state.status, self.state.reason = "Cancelled", "interrupted; rerun the same command to resume"
             self.state.save(self.folder)
             raise Cancelled() from None
