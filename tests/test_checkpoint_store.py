@@ -136,3 +136,9 @@ def test_hashing_while_writing_gives_the_digest_of_the_file(tmp_path):
     writer = CheckpointWriter(LocalStore(tmp_path), rank=0, world_size=1, keep_last=1, log=print)
     entry = writer.stage(1, "f", lambda fh: (fh.write(b"head"), fh.write(big), fh.write(b"tail")))
     assert entry == digest((tmp_path / step_dir(1) / "f").read_bytes())
+
+
+def test_a_save_that_would_not_fit_the_grace_period_is_warned_about():
+    from trainer.preemption import grace_warning
+    assert grace_warning(5.0, 15) is None
+    assert grace_warning(14.0, 15).startswith("the last checkpoint took 14.0 s to commit; the grace period is 15 s")

@@ -93,7 +93,6 @@ def test_bad_data_fails_at_once_without_retries(tmp_path):
 
 def test_a_crashing_trainer_is_retried_backoff_limit_times_then_failed_with_its_last_lines(tmp_path):
     config, volumes = local_world(tmp_path, job={"backoff_limit": 1})
-    model = yaml.safe_load(config.read_text())["storage"]["model"]["mount"]
     # A tokenizer that is there but broken: a crash (exit 1), not a config error.
     broken = tmp_path / "broken-model"
     broken.mkdir()
@@ -106,7 +105,6 @@ def test_a_crashing_trainer_is_retried_backoff_limit_times_then_failed_with_its_
     assert summary["reason"] == "BackoffLimitExceeded: 2 crash(es), backoffLimit 1"
     assert "last lines of index 0:" in result.stderr
     assert "  | " in result.stderr
-    assert model  # the good model volume was replaced on purpose
 
 
 def test_status_list_and_logs_read_the_run_folder(tmp_path):

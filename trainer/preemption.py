@@ -84,8 +84,15 @@ class PreemptionSafe(pl.Callback):
         self.last_save = time.monotonic()
 
     def _check_budget(self) -> None:
-        grace = self.exp.job.grace_period_seconds
-        if self.writer.last_seconds > 0.8 * grace and not self.warned:
+        message = grace_warning(self.writer.last_seconds, self.exp.job.grace_period_seconds)
+        if message and not self.warned:
             self.warned = True
-            self.warn(f"the last checkpoint took {self.writer.last_seconds:.1f} s to commit; the grace period is "
-                      f"{grace} s: a preemption may be cut off before its checkpoint commits")
+            self.warn(message)
+
+
+def grace_warning(save_seconds: float, grace_seconds: int) -> str | None:
+    """Why a preemption's checkpoint may not commit in time, if the last save says so."""
+    if save_seconds <= 0.8 * grace_seconds:
+        return None
+    return (f"the last checkpoint took {save_seconds:.1f} s to commit; the grace period is {grace_seconds} s: "
+            "a preemption may be cut off before its checkpoint commits (raise job.grace_period_seconds)")

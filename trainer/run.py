@@ -27,7 +27,7 @@ from .checkpoints.writer import CheckpointWriter
 from .data import ReviewsData
 from .env import Cluster
 from .model import Classifier, build_network
-from .preemption import Preempted, PreemptionSafe
+from .preemption import Preempted, PreemptionSafe, grace_warning
 from .signals import StopFlag
 
 REQUEUES = "requeues.json"
@@ -50,9 +50,8 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
     _limit_threads(exp, cluster)
     store = open_store(cluster.checkpoint_uri, cluster.run_id)
     resume = load_resume_point(store, global_rank(cluster), lambda m: phase(cluster, m))
-    if resume and resume.save_seconds > 0.8 * exp.job.grace_period_seconds:
-        phase(cluster, f"warning: the last checkpoint took {resume.save_seconds:.1f} s to commit, the grace period "
-                       f"is {exp.job.grace_period_seconds} s: raise job.grace_period_seconds or save less often")
+    if resume and (message := grace_warning(resume.save_seconds, exp.job.grace_period_seconds)):
+        phase(cluster, f"warning: {message}")
     phase(cluster, f"loading tokenizer, data and model ({exp.model.path})")
     model_dir = Path(exp.storage.model.mount) / exp.model.path
     tokenizer = _tokenizer(model_dir)

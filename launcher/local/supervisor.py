@@ -74,7 +74,7 @@ class Supervisor:
             self.state.save(self.folder)
             raise Cancelled() from None
         gang.wait(None)
-        return [code for code in gang.codes()], drilled, gang
+        return gang.codes(), drilled, gang
 
     def _preempt(self, gang: Gang, drill: Drill) -> None:
         index = drill.index if drill.index is not None else self.rng.randrange(self.pod.completions)
