@@ -27,8 +27,8 @@ def commit(store, step: int, files: dict[str, bytes]) -> None:
 
 
 def submit(writer, step: int, files: dict[str, bytes]) -> None:
-    entries = {name: writer.stage(step, name, lambda fh, data=data: fh.write(data)) for name, data in files.items()}
-    writer.submit(step, 0, entries, started=0.0)
+    names = [writer.stage(step, name, lambda fh, data=data: fh.write(data)) for name, data in files.items()]
+    writer.submit(step, 0, names, started=0.0)
 
 
 def test_a_committed_checkpoint_is_found_with_its_bytes(store):
@@ -63,19 +63,42 @@ def test_no_checkpoint_means_a_fresh_start(store):
     assert latest_valid(store, keep=frozenset(), log=print) is None
 
 
-def test_retention_keeps_the_last_n_and_leaves_torn_ones_for_inspection(store):
+def test_retention_keeps_the_last_n_and_reclaims_older_torn_folders(store):
     for step in (10, 20, 30, 40):
         commit(store, step, {"trainer.pt": f"w{step}".encode()})
-    store.write(step_dir(50), "trainer.pt", b"half")  # torn: newer than every valid one
-    assert prune(store, keep_last=2) == [step_dir(20), step_dir(10)]
+    store.write(step_dir(15), "trainer.pt", b"half")  # torn: a save or a prune cut off by a kill
+    store.write(step_dir(50), "trainer.pt", b"half")  # newer than the anchor: maybe being written
+    assert prune(store, keep_last=2, newest_verified=40) == [step_dir(20), step_dir(15), step_dir(10)]
     assert [(e.step, e.valid) for e in entries(store)] == [(50, False), (40, True), (30, True)]
 
 
-def test_retention_never_removes_the_newest_valid_checkpoint(store):
+def test_retention_never_removes_the_checkpoint_it_keeps_by(store):
     for step in (10, 20):
         commit(store, step, {"trainer.pt": b"w"})
-    prune(store, keep_last=0)
+    prune(store, keep_last=1, newest_verified=20)
     assert [e.step for e in entries(store) if e.valid] == [20]
+
+
+def test_a_newer_checkpoint_with_right_sizes_and_wrong_bytes_never_costs_the_verified_ones(store):
+    for step in (10, 20, 30):
+        commit(store, step, {"trainer.pt": f"w{step}".encode()})
+    _Damage(store).write(step_dir(30), "trainer.pt", b"x30")  # same size, other bytes
+    # The run resumed from 20 (30 does not verify) and its writer now commits 25, keeping one.
+    writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=1, log=print)
+    submit(writer, 25, {"trainer.pt": b"w25"})
+    writer.drain()
+    manifest, _ = latest_valid(store, keep=frozenset(), log=lambda _: None)
+    assert manifest.step == 25
+    assert [e.step for e in entries(store)] == [30, 25]
+
+
+def test_a_folder_left_by_a_cut_off_prune_is_reclaimed_by_the_next_save(store):
+    commit(store, 10, {"trainer.pt": b"w10", "rank-0.pt": b"r10"})
+    _Damage(store).delete_manifest(step_dir(10))  # where a prune stops if killed after its first delete
+    writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=3, log=print)
+    submit(writer, 20, {"trainer.pt": b"w20"})
+    writer.drain()
+    assert store.folders() == [step_dir(20)]
 
 
 def test_the_writer_prunes_after_each_commit(store):
@@ -90,6 +113,7 @@ def test_the_writer_prunes_after_each_commit(store):
 def test_rank_zero_commits_only_after_every_rank_wrote_its_part(store):
     rank1 = CheckpointWriter(store, rank=1, world_size=2, keep_last=5, log=print)
     rank0 = CheckpointWriter(store, rank=0, world_size=2, keep_last=5, log=print, peer_timeout=0.5)
+    assert rank0.attempt == rank1.attempt
     submit(rank0, 7, {"trainer.pt": b"w", "rank-0.pt": b"r0"})
     with pytest.raises(TimeoutError, match="rank 1 never finished writing"):
         rank0.flush()
@@ -131,11 +155,45 @@ class _Damage:
         self.remove(folder, MANIFEST)
 
 
-def test_hashing_while_writing_gives_the_digest_of_the_file(tmp_path):
-    big = bytes(range(256)) * 5000  # hashed in place
-    writer = CheckpointWriter(LocalStore(tmp_path), rank=0, world_size=1, keep_last=1, log=print)
-    entry = writer.stage(1, "f", lambda fh: (fh.write(b"head"), fh.write(big), fh.write(b"tail")))
-    assert entry == digest((tmp_path / step_dir(1) / "f").read_bytes())
+def test_the_hash_is_of_the_bytes_written_even_if_the_writer_reuses_its_buffer(tmp_path):
+    """torch.save writes a CUDA tensor from a temporary CPU copy and frees it when write() returns; here the
+    writer overwrites its buffer instead, which is what reused freed memory looks like to a late reader."""
+    buffer = bytearray(bytes(range(256)) * 4096)  # 1 MiB: large enough to be passed on without a copy
+
+    def write_then_reuse(fh):
+        for _ in range(3):
+            fh.write(memoryview(buffer))
+            buffer[:] = bytes(len(buffer))  # the "freed" copy is reused for something else
+    store = LocalStore(tmp_path)
+    writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=1, log=print)
+    writer.submit(1, 0, [writer.stage(1, "trainer.pt", write_then_reuse)], started=0.0)
+    writer.flush()
+    manifest = Manifest.from_json(store.read(step_dir(1), MANIFEST))
+    assert manifest.files["trainer.pt"] == digest((tmp_path / step_dir(1) / "trainer.pt").read_bytes())
+
+
+def test_part_records_appear_whole_while_rank_zero_polls_for_them(store):
+    """Rank 0 reads rank 1's part as soon as it exists; 200 saves in a row must all commit."""
+    rank0 = CheckpointWriter(store, rank=0, world_size=2, keep_last=2, log=print, peer_timeout=20, attempt="a")
+    rank1 = CheckpointWriter(store, rank=1, world_size=2, keep_last=2, log=print, attempt="a")
+    for step in range(1, 201 if isinstance(store, LocalStore) else 21):
+        submit(rank1, step, {"rank-1.pt": b"r1" * step})
+        submit(rank0, step, {"trainer.pt": b"w" * step})
+        rank1.flush()
+        rank0.flush()
+    rank0.drain()
+    assert rank0.last_committed == step and entries(store, verify_hashes=True)[0].valid
+
+
+def test_a_part_left_by_an_earlier_attempt_does_not_count(store):
+    old = CheckpointWriter(store, rank=1, world_size=2, keep_last=5, log=print, attempt="old")
+    submit(old, 7, {"rank-1.pt": b"stale"})
+    old.flush()
+    rank0 = CheckpointWriter(store, rank=0, world_size=2, keep_last=5, log=print, peer_timeout=0.5, attempt="new")
+    submit(rank0, 7, {"trainer.pt": b"w"})
+    with pytest.raises(TimeoutError, match="rank 1 never finished writing"):
+        rank0.flush()
+    assert store.read(step_dir(7), MANIFEST) is None
 
 
 def test_a_save_that_would_not_fit_the_grace_period_is_warned_about():

@@ -13,6 +13,7 @@ from launcher.schema import EXIT_BAD_CONFIG, EXIT_CRASH, EXIT_OK, EXIT_REQUEUE, 
 from launcher.schema import contract as c
 from launcher.schema.errors import describe
 
+from .checkpoints.store import StoreError
 from .env import Cluster
 from .preemption import Preempted
 from .records import DataError
@@ -38,30 +39,19 @@ def main(argv: list[str] | None = None, flag: StopFlag | None = None) -> int:
     _quiet_libraries()
     cluster = Cluster.from_env()
     try:
-        from .run import RequeueLoop, train  # torch and Lightning load only after the arguments are sane
+        from .run import PeerLost, RequeueLoop, train  # torch and Lightning load only after the arguments are sane
 
         metrics = train(load_config(args.config), cluster, flag)
     except DataError as exc:
         return _finish(EXIT_BAD_CONFIG, f"error: {exc}")
-    except Preempted as exc:
+    except StoreError as exc:
+        return _finish(EXIT_BAD_CONFIG if exc.permanent else EXIT_CRASH, f"error: {exc}")
+    except (Preempted, PeerLost) as exc:
         return _finish(EXIT_REQUEUE, f"requeue: {exc}")
     except RequeueLoop as exc:
         return _finish(EXIT_CRASH, f"error: {exc}")
-    except Exception as exc:
-        if not _lost_peer(exc):
-            raise
-        return _finish(EXIT_REQUEUE, f"requeue: lost a peer ({str(exc).splitlines()[0][:200]})")
     scalars = {k: v for k, v in metrics.items() if not isinstance(v, list)}
     return _finish(EXIT_OK, "finished: " + ", ".join(f"{k}={v}" for k, v in scalars.items()))
-
-
-def _lost_peer(exc: BaseException) -> bool:
-    """A collective that failed because another rank vanished: the gang must restart, not count a crash."""
-    from torch.distributed import DistError
-
-    text = str(exc).lower()
-    return isinstance(exc, DistError) or any(
-        s in text for s in ("connection closed by peer", "connection reset by peer", "timed out", "broken pipe"))
 
 
 def _finish(code: int, summary: str) -> int:

@@ -2,15 +2,19 @@
 commits a checkpoint and leaves with the requeue code.
 
 Lightning's own SIGTERM handler runs a collective inside the signal handler and broadcasts from rank 0
-only, so a signal that reaches rank 1 alone is lost. Here the handler only sets a flag, and ranks agree on
-it with one tiny all-reduce (MAX) at each optimizer-step boundary: whoever heard it, everyone stops.
+only, so a signal that reaches rank 1 alone is lost, and its SIGTERMException (a SystemExit with no code)
+ends a process with exit 0 and no model. So it is never installed (`own_signals`): our handler only sets
+a flag, and ranks agree on it with one tiny all-reduce (MAX) at each optimizer-step boundary: whoever
+heard it, everyone stops.
 """
 
 import time
+import uuid
 from functools import partial
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.trainer.connectors.signal_connector import _SignalConnector
 
 from launcher.schema import Experiment
 
@@ -27,6 +31,25 @@ class Preempted(Exception):
         self.step = step
 
 
+class _NoSignalHandlers(_SignalConnector):
+    """Lightning's signal connector with its handlers left out: SIGTERM stays with our StopFlag.
+
+    Lightning 2.6 broadcasts from rank 0 inside its SIGTERM handler and raises SIGTERMException (exit 0)
+    on the ranks that heard it: https://github.com/Lightning-AI/pytorch-lightning/issues/20806."""
+
+    def register_signal_handlers(self) -> None:
+        self.received_sigterm = False
+
+    def teardown(self) -> None:
+        """Nothing was replaced, so nothing is restored."""
+
+
+def own_signals(trainer: pl.Trainer) -> pl.Trainer:
+    """Keep Lightning from installing its SIGTERM handler in fit() and test(); returns `trainer`."""
+    trainer._signal_connector = _NoSignalHandlers(trainer)
+    return trainer
+
+
 class PreemptionSafe(pl.Callback):
     def __init__(self, exp: Experiment, flag: StopFlag, writer: CheckpointWriter, sampler,
                  resume: ResumePoint | None, warn):
@@ -35,9 +58,16 @@ class PreemptionSafe(pl.Callback):
         self.consumed = 0  # samples of the current epoch this rank has trained on
         self.last_save = time.monotonic()
         self.warned = False
+        self.gang_formed = False  # set once every rank has joined the process group
+        self.saved_step: int | None = resume.step if resume else None
+
+    def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
+        """Runs after the strategy has formed the process group: every rank is here."""
+        self.gang_formed = True
+        if stage == "fit":
+            self.writer.attempt = _agreed_token()
 
     def on_train_start(self, trainer: pl.Trainer, pl_module) -> None:
-        self.flag.reinstall()
         if self.resume:
             restore_rng(self.resume.rank_state["rng"])
         self.last_save = time.monotonic()
@@ -54,10 +84,27 @@ class PreemptionSafe(pl.Callback):
         ckpt, step = self.exp.checkpoint, trainer.global_step
         periodic = timed or bool(ckpt.every_n_steps and step % ckpt.every_n_steps == 0)
         if periodic or (stop and ckpt.on_preemption):
-            self._save(trainer, step, last=stop)
+            self._save(trainer, step)
         if stop:
             self.writer.flush()  # SIGTERM waits only for this: the committed checkpoint
             raise Preempted(step)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
+        """The last step is committed before test and the final save, so a SIGTERM there loses nothing."""
+        step = trainer.global_step
+        stop, _ = self._agree(pl_module.device)
+        if self.saved_step != step:
+            self._save(trainer, step)
+        self.writer.flush()
+        if stop:
+            raise Preempted(step)
+
+    def on_test_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int,
+                          dataloader_idx: int = 0) -> None:
+        """No collective here (test shards differ in length): the rank that heard SIGTERM leaves, and its
+        peers requeue when their next collective finds it gone. The last step is committed already."""
+        if self.flag.requested:
+            raise Preempted(trainer.global_step)
 
     def _agree(self, device: torch.device) -> tuple[bool, bool]:
         minutes = self.exp.checkpoint.every_n_minutes
@@ -67,7 +114,7 @@ class PreemptionSafe(pl.Callback):
             torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
         return bool(flags[0]), bool(flags[1])
 
-    def _save(self, trainer: pl.Trainer, step: int, last: bool) -> None:
+    def _save(self, trainer: pl.Trainer, step: int) -> None:
         started = time.monotonic()
         self.writer.flush()  # one save in flight at a time; also surfaces a failed background write
         self._check_budget()
@@ -78,16 +125,24 @@ class PreemptionSafe(pl.Callback):
             "rng": capture_rng(), "sampler": {"epoch": trainer.current_epoch, "offset": self.consumed}}}
         if trainer.is_global_zero:
             objects[TRAINER_FILE] = state
-        # Serialised straight to the staging file and hashed on the way: no copy of the state in memory.
-        files = {name: self.writer.stage(step, name, partial(torch.save, obj), last) for name, obj in objects.items()}
+        # Serialised straight to the staging file (no copy of the state in memory), hashed from that file.
+        files = [self.writer.stage(step, name, partial(torch.save, obj)) for name, obj in objects.items()]
         self.writer.submit(step, trainer.current_epoch, files, started)
-        self.last_save = time.monotonic()
+        self.last_save, self.saved_step = time.monotonic(), step
 
     def _check_budget(self) -> None:
         message = grace_warning(self.writer.last_seconds, self.exp.job.grace_period_seconds)
         if message and not self.warned:
             self.warned = True
             self.warn(message)
+
+
+def _agreed_token() -> str:
+    """A token for this attempt that every rank shares (rank 0's, broadcast): it tags part records."""
+    token = [uuid.uuid4().hex[:12]]
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.broadcast_object_list(token, src=0)
+    return token[0]
 
 
 def grace_warning(save_seconds: float, grace_seconds: int) -> str | None:

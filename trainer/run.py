@@ -20,17 +20,23 @@ from transformers.utils import logging as transformers_logging
 from launcher.schema import Experiment
 from launcher.schema.contract import TRAINING_STARTED
 
-from .checkpoints.catalog import latest_valid, read_json
+from .checkpoints.catalog import latest_valid, read_json, reclaim_newer_than
+from .checkpoints.final import finished_metrics, save_final
 from .checkpoints.state import TRAINER_FILE, ResumePoint, from_bytes, rank_file
-from .checkpoints.store import LocalStore, Store, open_store
+from .checkpoints.store import Store, open_store
 from .checkpoints.writer import CheckpointWriter
 from .data import ReviewsData
 from .env import Cluster
+from .failures import WAITING, distributed_failure
 from .model import Classifier, build_network
-from .preemption import Preempted, PreemptionSafe, grace_warning
+from .preemption import Preempted, PreemptionSafe, grace_warning, own_signals
 from .signals import StopFlag
 
 REQUEUES = "requeues.json"
+
+
+class PeerLost(Exception):
+    """The gang broke (a peer vanished) or never formed: the process should exit with the requeue code."""
 
 
 class RequeueLoop(Exception):
@@ -44,12 +50,21 @@ def phase(cluster: Cluster, message: str) -> None:
 
 
 def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
-    """Fine-tune (resuming from the newest valid checkpoint), test, save; returns the final metrics."""
+    """Fine-tune (resuming from the newest valid checkpoint), test, save; returns the final metrics.
+
+    Raises Preempted or PeerLost (requeue), RequeueLoop (give up), StoreError, DataError."""
     _quiet_lightning()
     pl.seed_everything(exp.train.seed, workers=True, verbose=False)
     _limit_threads(exp, cluster)
     store = open_store(cluster.checkpoint_uri, cluster.run_id)
+    final = open_store(cluster.checkpoint_uri, cluster.run_id, area="final")
+    store.check()
+    if (metrics := finished_metrics(final)) is not None:
+        phase(cluster, f"already finished: the final model in {final.location()} verifies; nothing to train")
+        return metrics
     resume = load_resume_point(store, global_rank(cluster), lambda m: phase(cluster, m))
+    if global_rank(cluster) == 0:
+        reclaim(store, final, resume, lambda m: phase(cluster, m))
     if resume and (message := grace_warning(resume.save_seconds, exp.job.grace_period_seconds)):
         phase(cluster, f"warning: {message}")
     phase(cluster, f"loading tokenizer, data and model ({exp.model.path})")
@@ -64,19 +79,29 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
     writer = CheckpointWriter(store, global_rank(cluster), cluster.world_size, exp.storage.checkpoints.keep_last,
                               log=lambda m: phase(cluster, m), peer_timeout=exp.job.peer_timeout_seconds)
     safe = PreemptionSafe(exp, flag, writer, data.train_sampler, resume, lambda m: phase(cluster, f"warning: {m}"))
-    trainer = _lightning_trainer(exp, cluster, [safe])
-    metrics = _fit(trainer, module, data, resume, store, exp, cluster, flag)
-    writer.flush()
+    trainer = own_signals(_lightning_trainer(exp, cluster, [safe]))
+    metrics = _fit(trainer, module, data, resume, store, exp, cluster, flag, safe)
     metrics["weights_sha256_per_rank"] = _weights_digests(network, exp)
     if "test" in data.splits:
         phase(cluster, "evaluating on the test split")
         metrics |= {k: round(float(v), 4) for k, v in trainer.test(module, datamodule=data, verbose=False)[0].items()}
+    if flag.requested:  # SIGTERM during the test: the last step is committed, the test runs again
+        raise Preempted(trainer.global_step)
     if trainer.is_global_zero:
-        final = open_store(cluster.checkpoint_uri, cluster.run_id, area="final")
         phase(cluster, f"saving the final model to {final.location()}")
         save_final(network, tokenizer, metrics, final)
     leave_group()
     return metrics
+
+
+def reclaim(store: Store, final: Store, resume: ResumePoint | None, log) -> None:
+    """Rank 0 at start-up, before any rank writes: remove what killed attempts left behind (step folders
+    newer than the resume point, none of which verified; incomplete S3 multipart uploads)."""
+    for folder in reclaim_newer_than(store, resume.step if resume else None):
+        log(f"removed {store.location(folder)}: it did not verify, and this attempt writes that step again")
+    aborted = store.reclaim_uploads() + final.reclaim_uploads()
+    if aborted:
+        log(f"aborted {aborted} incomplete multipart upload(s) left by a killed attempt")
 
 
 def leave_group() -> None:
@@ -87,7 +112,7 @@ def leave_group() -> None:
         torch.distributed.destroy_process_group()
 
 
-def _fit(trainer, module, data, resume, store, exp, cluster, flag) -> dict:
+def _fit(trainer, module, data, resume, store, exp, cluster, flag, safe) -> dict:
     start_step = resume.step if resume else 0
     phase(cluster, f"{TRAINING_STARTED} {start_step} of {data.optimizer_steps()} on {cluster.world_size} "
                    f"process(es): {len(data.splits['train'])} examples{' (resumed)' if resume else ''}")
@@ -102,10 +127,28 @@ def _fit(trainer, module, data, resume, store, exp, cluster, flag) -> dict:
         _count_requeue(store, exp, start_step, stop.step, global_rank(cluster))
         leave_group()  # every rank raised at the same step, so all of them are here
         raise
+    except Exception as exc:
+        if (requeue := _requeue_for(exc, safe, store, exp, start_step, global_rank(cluster))) is None:
+            raise  # a crash: counts toward backoffLimit
+        raise requeue from exc
     seconds = time.perf_counter() - started
     samples = (trainer.global_step - start_step) * exp.train.batch_size * exp.train.grad_accumulation
     return {"steps": trainer.global_step, "resumed_from_step": start_step, "train_seconds": round(seconds, 2),
             "samples_per_second": round(samples * cluster.world_size / seconds, 2)}
+
+
+def _requeue_for(exc: Exception, safe: PreemptionSafe, store: Store, exp: Experiment, start_step: int,
+                 rank: int) -> "PeerLost | None":
+    """A requeue when the gang itself broke (counted unless no gang had formed yet); None for a crash."""
+    kind = distributed_failure(exc, safe.gang_formed)
+    if kind is None:
+        return None
+    summary = str(exc).splitlines()[0][:200]
+    if kind == WAITING:
+        return PeerLost(f"the gang did not form in time (a peer not scheduled yet?): {summary}")
+    committed = safe.writer.last_committed or start_step
+    _count_requeue(store, exp, start_step, committed, rank)
+    return PeerLost(f"lost a peer ({summary})")
 
 
 def load_resume_point(store: Store, rank: int, log) -> ResumePoint | None:
@@ -128,7 +171,8 @@ def _stage(resume: ResumePoint, tmp: Path) -> str:
 
 
 def _count_requeue(store: Store, exp: Experiment, start_step: int, stop_step: int, rank: int) -> None:
-    """A requeue with no step gained counts; enough in a row and the run stops instead of looping."""
+    """A requeue with no step gained counts; enough in a row and the run stops instead of looping.
+    Rank 0 keeps the count: when it is the rank that vanished, that requeue goes uncounted."""
     state = read_json(store, REQUEUES, {"without_progress": 0})
     count = 0 if stop_step > start_step else state["without_progress"] + 1
     if rank == 0:
@@ -137,17 +181,6 @@ def _count_requeue(store: Store, exp: Experiment, start_step: int, stop_step: in
     if count >= limit:
         raise RequeueLoop(f"requeued {count} times in a row at step {stop_step} without a new checkpoint "
                           f"(checkpoint.max_requeues_without_progress={limit}); giving up")
-
-
-def save_final(network, tokenizer, metrics: dict, final: Store) -> None:
-    """Hugging Face format (weights, config with the label map, tokenizer) plus metrics.json."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(final.location()) if isinstance(final, LocalStore) else Path(tmp)
-        out.mkdir(parents=True, exist_ok=True)
-        network.save_pretrained(out)
-        tokenizer.save_pretrained(out)
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        final.upload_tree(out, "")
 
 
 def log_dir(cluster: Cluster) -> Path:

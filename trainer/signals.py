@@ -1,4 +1,6 @@
-"""The stop flag, installed before anything heavy is imported: SIGTERM while loading is a requeue too."""
+"""The stop flag, installed before anything heavy is imported and kept for the life of the process:
+SIGTERM while loading, in fit, test or the final save is a requeue (Lightning's own handler is never
+installed: see trainer.preemption.own_signals)."""
 
 import signal
 
@@ -10,12 +12,8 @@ class StopFlag:
 
     def __init__(self):
         self.requested = False
-        self.reinstall()
+        for signum in SIGNALS:
+            signal.signal(signum, self._handle)
 
     def _handle(self, signum, frame) -> None:
         self.requested = True
-
-    def reinstall(self) -> None:
-        """Take the signals (back) from any other handler, e.g. the one Lightning installs in fit()."""
-        for signum in SIGNALS:
-            signal.signal(signum, self._handle)

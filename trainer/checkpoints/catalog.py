@@ -74,11 +74,27 @@ def latest_valid(store: Store, keep: frozenset[str], log: Callable[[str], None]
     return None
 
 
-def prune(store: Store, keep_last: int) -> list[str]:
-    """Delete committed checkpoints beyond the newest `keep_last`. Torn folders are left for inspection,
-    and the newest valid checkpoint is never among the deleted."""
-    valid = [e for e in entries(store) if e.valid]
-    doomed = [e.folder for e in valid[max(1, keep_last):]]
+def prune(store: Store, keep_last: int, newest_verified: int) -> list[str]:
+    """Delete what the checkpoint `newest_verified` (just committed, its hashes computed by its writer) makes
+    unnecessary: committed checkpoints older than it beyond the newest `keep_last` (itself counted), and
+    torn folders older than it (left by saves or prunes cut off by a kill). Returns the deleted folders.
+
+    Nothing is deleted unless that newer verified checkpoint remains, whatever sizes say of the others, and
+    folders newer than it are left alone: another rank may be writing one. Each delete removes the manifest
+    first, so a prune cut off half-way leaves a torn folder, which the next prune reclaims."""
+    older = [e for e in entries(store) if e.step < newest_verified]
+    kept = [e.folder for e in older if e.valid][:max(0, keep_last - 1)]
+    doomed = [e.folder for e in older if e.folder not in kept]
+    for folder in doomed:
+        store.delete(folder)
+    return doomed
+
+
+def reclaim_newer_than(store: Store, step: int | None) -> list[str]:
+    """At start-up, before any rank writes: delete the step folders newer than the resume point. Every one
+    of them failed verification (resume takes the newest that verifies), and this attempt will write those
+    steps again. `step` None: there is no valid checkpoint at all."""
+    doomed = [f for f in store.folders() if (s := step_of(f)) is not None and (step is None or s > step)]
     for folder in doomed:
         store.delete(folder)
     return doomed

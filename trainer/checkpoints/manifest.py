@@ -2,10 +2,9 @@
 
 import hashlib
 import json
-import queue
 import re
-import threading
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 MANIFEST = "manifest.json"
 STEP_DIR = re.compile(r"^step-(\d{10})$")
@@ -45,44 +44,16 @@ def digest(data: bytes) -> FileEntry:
     return FileEntry(len(data), hashlib.sha256(data).hexdigest())
 
 
-class HashingFile:
-    """Writes through to a file and hashes the same bytes in a helper thread, overlapping the two.
+def hash_file(path: Path) -> FileEntry:
+    """Size and sha256 of a file as it is on disk (or in the page cache), read in 4 MiB chunks.
 
-    Large chunks are hashed in place, without a copy: the writer (torch.save) hands over views of tensor
-    storage and of its own pickle buffer, which must stay untouched until result() returns. Small chunks
-    (zip headers) come from reused buffers, so they are copied.
-    """
-
-    COPY_BELOW = 1 << 16
-
-    def __init__(self, fh):
-        self.fh, self.size = fh, 0
-        self.sha = hashlib.sha256()
-        self.chunks: queue.Queue = queue.Queue()  # unbounded: large chunks are views, not copies
-        self.thread = threading.Thread(target=self._hash, name="checkpoint-hash", daemon=True)
-        self.thread.start()
-
-    def write(self, data) -> int:
-        written = self.fh.write(data)
-        view = memoryview(data).cast("B")
-        self.size += view.nbytes
-        self.chunks.put(bytes(view) if view.nbytes < self.COPY_BELOW else view)
-        return written
-
-    def flush(self) -> None:
-        self.fh.flush()
-
-    def _hash(self) -> None:
-        while (chunk := self.chunks.get()) is not None:
-            self.sha.update(chunk)  # releases the GIL on large buffers
-
-    def close(self) -> None:
-        """No more writes; the hash may still be running."""
-        self.chunks.put(None)
-
-    def result(self) -> FileEntry:
-        self.thread.join()
-        return FileEntry(self.size, self.sha.hexdigest())
+    Checkpoints are hashed from their staged file, never from the writer's buffers: torch.save writes CUDA
+    tensors from a temporary CPU copy that it frees as soon as write() returns, so a hash that read those
+    buffers later would read freed memory. Reading the file back costs one pass over the page cache, off
+    the training thread."""
+    with open(path, "rb") as fh:
+        sha = hashlib.file_digest(fh, "sha256")  # releases the GIL while it hashes
+    return FileEntry(path.stat().st_size, sha.hexdigest())
 
 
 def step_dir(step: int) -> str:

@@ -9,9 +9,11 @@ from typing import BinaryIO
 
 import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import ClientError
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from .store import open_staging
+from .manifest import MANIFEST
+from .store import StoreError, open_staging
 
 # Multipart above 8 MiB, 8 MiB parts, 16 in flight: a full BERT-base state (~1.3 GB) goes up as ~160
 # parallel parts, so the save is bound by bandwidth rather than by one stream's latency.
@@ -19,8 +21,13 @@ TRANSFER = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 
 
 
 def s3_client():
-    """boto3 reads AWS_ENDPOINT_URL and the credentials (Secret env or IRSA / workload identity) itself."""
-    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+    """boto3 reads AWS_ENDPOINT_URL and the credentials (Secret env or IRSA / workload identity) itself.
+
+    Transient failures (throttling, 5xx, refused or dropped connections) are retried with botocore's
+    "standard" exponential backoff, AWS_MAX_ATTEMPTS attempts in all (default 8, about a minute)."""
+    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 8)
+    config = Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=10, read_timeout=60)
+    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None, config=config)
 
 
 class S3Store:
@@ -38,6 +45,40 @@ class S3Store:
 
     def location(self, folder: str = "") -> str:
         return f"s3://{self.bucket}/{self.key(folder)}"
+
+    def check(self) -> None:
+        """Fail fast, with one line, if the bucket cannot be used.
+
+        Raises StoreError: permanent for a missing bucket, missing credentials or access denied (retrying
+        cannot help), transient for an endpoint that stayed unreachable through every retry."""
+        where = f"checkpoint store s3://{self.bucket}"
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except NoCredentialsError:
+            raise StoreError(f"{where}: no S3 credentials: reference a Secret (storage.checkpoints.secret) or "
+                             "give the pod a ServiceAccount with a cloud role", permanent=True) from None
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code in ("404", "NoSuchBucket"):
+                raise StoreError(f"{where}: the bucket does not exist (create it, or fix "
+                                 "storage.checkpoints.uri)", permanent=True) from None
+            if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                raise StoreError(f"{where}: access denied ({code}): the credentials may not list and write this "
+                                 "bucket", permanent=True) from None
+            raise StoreError(f"{where}: {code}: {exc.response['Error'].get('Message', '')}", permanent=False) from None
+        except BotoCoreError as exc:
+            raise StoreError(f"{where}: unreachable after retries: {exc}", permanent=False) from None
+
+    def reclaim_uploads(self) -> int:
+        """Abort the multipart uploads left under this prefix by a killed process: S3 keeps their parts
+        (billed, invisible to listing and delete) until aborted. Call only while nothing of this run
+        uploads, at start-up. Returns how many were aborted."""
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket,
+                                                                             Prefix=self.prefix + "/")
+        uploads = [u for page in pages for u in page.get("Uploads", [])]
+        for upload in uploads:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        return len(uploads)
 
     def folders(self) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
@@ -84,6 +125,8 @@ class S3Store:
         self.client.put_object(Bucket=self.bucket, Key=self.key(folder, name), Body=data)
 
     def delete(self, folder: str) -> None:
+        """The manifest first (the checkpoint stops existing at once), then the rest."""
+        self.client.delete_object(Bucket=self.bucket, Key=self.key(folder, MANIFEST))
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
                                                                       Prefix=self.key(folder) + "/")
         keys = [{"Key": obj["Key"]} for page in pages for obj in page.get("Contents", [])]

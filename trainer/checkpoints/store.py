@@ -1,15 +1,28 @@
 """Where a run's checkpoints live: a folder (a PVC mount) or an S3 prefix, behind one small interface."""
 
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol
+
+from .manifest import MANIFEST
+
+
+class StoreError(Exception):
+    """The checkpoint store cannot be used. `permanent`: a configuration problem that retrying cannot fix."""
+
+    def __init__(self, message: str, permanent: bool):
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class Store(Protocol):
     """A run's checkpoint area: step folders of files, plus a few files at its root (folder "")."""
 
     def location(self, folder: str = "") -> str: ...
+    def check(self) -> None: ...
+    def reclaim_uploads(self) -> int: ...
     def folders(self) -> list[str]: ...
     def write(self, folder: str, name: str, data: bytes) -> None: ...
     def read(self, folder: str, name: str) -> bytes | None: ...
@@ -33,6 +46,13 @@ class LocalStore:
 
     def location(self, folder: str = "") -> str:
         return str(self.root / folder)
+
+    def check(self) -> None:
+        """A folder needs no check: it is created on the first write."""
+
+    def reclaim_uploads(self) -> int:
+        """Files are written in place: no upload can be left half-done."""
+        return 0
 
     def folders(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
@@ -76,22 +96,29 @@ class LocalStore:
         tmp = directory / f".{name}.tmp"
         self.write(folder, tmp.name, data)
         os.replace(tmp, directory / name)
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_dir(directory)
 
     def delete(self, folder: str) -> None:
-        import shutil
-
-        shutil.rmtree(self.root / folder, ignore_errors=True)
+        """The manifest first (the checkpoint stops existing at once), then the rest: a delete cut off
+        half-way leaves a torn folder, never a checkpoint with missing files."""
+        directory = self.root / folder
+        (directory / MANIFEST).unlink(missing_ok=True)
+        if directory.is_dir():
+            _fsync_dir(directory)
+        shutil.rmtree(directory, ignore_errors=True)
 
     def upload_tree(self, local: Path, folder: str) -> None:
-        import shutil
-
         if Path(local).resolve() != (self.root / folder).resolve():
             shutil.copytree(local, self.root / folder, dirs_exist_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename or an unlink in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextmanager

@@ -1,18 +1,21 @@
 """Writing and committing checkpoints off the training thread.
 
-Each rank writes its files and a part record (its files' sizes and hashes); rank 0 waits for every part,
-then commits the manifest last. No collective runs here, so training goes on while files are written.
+Each rank stages its files, then (in the background) makes them durable, hashes them from the staged file
+and commits a part record: its files' sizes and hashes, tagged with the attempt that wrote them. Rank 0
+waits for every part of this attempt, then commits the manifest last. No collective runs here, so
+training goes on while files are written.
 """
 
 import json
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
 from .catalog import prune
-from .manifest import MANIFEST, FileEntry, HashingFile, Manifest, step_dir
+from .manifest import MANIFEST, FileEntry, Manifest, hash_file, step_dir
 from .store import Store
 
 PART = "part-rank-{rank}.json"
@@ -22,42 +25,37 @@ PART = "part-rank-{rank}.json"
 class Job:
     step: int
     epoch: int
-    files: dict[str, FileEntry | HashingFile]  # already staged (CheckpointWriter.stage)
+    names: list[str]  # already staged (CheckpointWriter.stage)
     started: float
     done: threading.Event = field(default_factory=threading.Event)
 
 
 class CheckpointWriter:
+    """One per rank. `attempt` tags part records, so rank 0 never counts a part left in the same step
+    folder by an earlier attempt (set it to a token every rank of this attempt agrees on)."""
+
     def __init__(self, store: Store, rank: int, world_size: int, keep_last: int, log: Callable[[str], None],
-                 peer_timeout: float = 600.0):
+                 peer_timeout: float = 600.0, attempt: str = ""):
         self.store, self.rank, self.world_size, self.keep_last = store, rank, world_size, keep_last
-        self.log, self.peer_timeout = log, peer_timeout
+        self.log, self.peer_timeout, self.attempt = log, peer_timeout, attempt
         self.jobs: queue.Queue[Job] = queue.Queue()
         self.pending: list[Job] = []
         self.last_committed: int | None = None
         self.last_seconds: float = 0.0
         self.error: Exception | None = None
+        self.hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-hash")
         self.thread = threading.Thread(target=self._loop, name="checkpoint-writer", daemon=True)
         self.thread.start()
 
-    def stage(self, step: int, name: str, write: Callable[[BinaryIO], None], last: bool = False
-              ) -> FileEntry | HashingFile:
-        """Stream one file to staging through `write(fh)`, hashed on the way, on the caller's thread.
-
-        The hash reads the caller's tensors in place, so it must finish before they change: normally before
-        this returns. For the `last` save before exit (nothing changes any more) it is left running, to
-        overlap with the fsync or upload."""
+    def stage(self, step: int, name: str, write: Callable[[BinaryIO], None]) -> str:
+        """Stream one file to staging through `write(fh)`, on the caller's thread; returns `name`."""
         with self.store.open_write(step_dir(step), name) as fh:
-            hashing = HashingFile(fh)
-            try:
-                write(hashing)
-            finally:
-                hashing.close()
-        return hashing if last else hashing.result()
+            write(fh)
+        return name
 
-    def submit(self, step: int, epoch: int, files: dict[str, FileEntry], started: float) -> Job:
-        """Publish (fsync or upload) the staged files and commit, in the background."""
-        job = Job(step, epoch, files, started)
+    def submit(self, step: int, epoch: int, names: list[str], started: float) -> Job:
+        """Publish (fsync or upload), hash and commit the staged files, in the background."""
+        job = Job(step, epoch, list(names), started)
         self.pending.append(job)
         self.jobs.put(job)
         return job
@@ -86,34 +84,41 @@ class CheckpointWriter:
                     self.error = exc
             job.done.set()  # durable now; pruning old checkpoints is nobody's wait
             if committed:
-                self._prune()
+                self._prune(job.step)
             self.jobs.task_done()
 
     def _write(self, job: Job) -> bool:
         folder = step_dir(job.step)
-        for name in job.files:
-            self.store.publish(folder, name)
-        job.files = {name: e.result() if isinstance(e, HashingFile) else e for name, e in job.files.items()}
-        for name in job.files:
-            self.store.unstage(folder, name)
+        files = self._publish_and_hash(folder, job.names)
         if self.rank != 0:  # rank 0 keeps its own part in memory
-            part = {name: {"size": e.size, "sha256": e.sha256} for name, e in job.files.items()}
-            self.store.write(folder, PART.format(rank=self.rank), json.dumps(part).encode())
+            part = {"attempt": self.attempt, "files": {n: {"size": e.size, "sha256": e.sha256} for n, e in files.items()}}
+            self.store.commit(folder, PART.format(rank=self.rank), json.dumps(part).encode())
             return False
-        self._commit(job, folder)
+        self._commit(job, folder, files)
         return True
 
-    def _commit(self, job: Job, folder: str) -> None:
-        files = job.files | self._gather_parts(folder)
+    def _publish_and_hash(self, folder: str, names: list[str]) -> dict[str, FileEntry]:
+        """Hash the staged files while they are fsynced or uploaded: the two overlap, and the hash owns
+        its bytes (it reads the file, not the buffers the state was serialised from)."""
+        hashes = {name: self.hasher.submit(hash_file, self.store.staged(folder, name)) for name in names}
+        for name in names:
+            self.store.publish(folder, name)
+        files = {name: future.result() for name, future in hashes.items()}
+        for name in names:
+            self.store.unstage(folder, name)
+        return files
+
+    def _commit(self, job: Job, folder: str, files: dict[str, FileEntry]) -> None:
+        files = files | self._gather_parts(folder)
         seconds = time.monotonic() - job.started
         manifest = Manifest(step=job.step, epoch=job.epoch, created=time.time(), world_size=self.world_size,
                             files=files, save_seconds=round(seconds, 3))
         self.store.commit(folder, MANIFEST, manifest.to_json())
         self.last_committed, self.last_seconds = job.step, seconds
 
-    def _prune(self) -> None:
+    def _prune(self, committed: int) -> None:
         try:
-            for old in prune(self.store, self.keep_last):
+            for old in prune(self.store, self.keep_last, newest_verified=committed):
                 self.log(f"pruned {self.store.location(old)} (keeping the last {self.keep_last})")
         except Exception as exc:  # a failed prune leaves extra checkpoints, never fewer
             self.log(f"warning: pruning old checkpoints failed: {exc}")
@@ -122,9 +127,16 @@ class CheckpointWriter:
         deadline = time.monotonic() + self.peer_timeout
         files: dict[str, FileEntry] = {}
         for rank in range(1, self.world_size):
-            while (raw := self.store.read(folder, PART.format(rank=rank))) is None:
+            while (part := self._read_part(folder, rank)) is None:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"rank {rank} never finished writing {self.store.location(folder)}")
                 time.sleep(0.05)
-            files |= {name: FileEntry(**entry) for name, entry in json.loads(raw).items()}
+            files |= {name: FileEntry(**entry) for name, entry in part["files"].items()}
         return files
+
+    def _read_part(self, folder: str, rank: int) -> dict | None:
+        """This attempt's part record of `rank`, or None while it is not there (a part left by an earlier
+        attempt in the same step folder does not count). Parts are committed atomically: whole or absent."""
+        raw = self.store.read(folder, PART.format(rank=rank))
+        part = json.loads(raw) if raw else None
+        return part if part and part.get("attempt") == self.attempt else None
