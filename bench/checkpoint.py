@@ -58,14 +58,14 @@ def ours(store, state: dict, step: int) -> float:
     """What PreemptionSafe does on SIGTERM: serialise to staging, then publish, hash and commit."""
     writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=2, log=lambda m: None)
     started = time.monotonic()
-    files = stage(writer, step, {"trainer.pt": state, "rank-0.pt": {"rng": torch.get_rng_state()}}, last=True)
-    writer.submit(step, 0, files, started)
+    names = stage(writer, step, {"trainer.pt": state, "rank-0.pt": {"rng": torch.get_rng_state()}})
+    writer.submit(step, 0, names, started)
     writer.flush()
     return time.monotonic() - started
 
 
-def stage(writer, step: int, objects: dict, last: bool = False) -> dict:
-    return {name: writer.stage(step, name, partial(torch.save, obj), last) for name, obj in objects.items()}
+def stage(writer, step: int, objects: dict) -> list[str]:
+    return [writer.stage(step, name, partial(torch.save, obj)) for name, obj in objects.items()]
 
 
 def plain_file(folder: Path, state: dict, step: int) -> float:

@@ -72,6 +72,7 @@ def train(
     output: Annotated[str, typer.Option("-o", "--output", help="text, or json: the summary as JSON.")] = "text",
 ) -> None:
     """Train an experiment: on this machine with --local."""
+    from .local.echo import Echo
     from .local.runner import LocalOptions, train_local
     from .local.supervisor import Cancelled, Drill
 
@@ -82,7 +83,7 @@ def train(
     _check_index(preempt_index, run.experiment.resources.nodes)
     options = LocalOptions(runs_root=runs_root, volumes_root=volumes_root, volumes=_claims(volume or []),
                            drills=tuple(Drill(after, preempt_index) for after in preempt_after or []))
-    echo = sys.stderr if output == "json" else sys.stdout
+    echo = Echo(sys.stderr if output == "json" else sys.stdout)
     try:
         state = train_local(run, options, echo=echo)
     except Cancelled:
@@ -210,7 +211,9 @@ def _check_index(index: int | None, nodes: int) -> None:
 
 def _print_summary(summary: dict, output: str, echo) -> None:
     if output == "json":
-        typer.echo(json.dumps(summary))
+        from .local.echo import Echo
+
+        Echo(sys.stdout).line(json.dumps(summary))
         return
     lines = [f"run {summary['run_id']}: {summary['status']} after {summary['attempts']} attempt(s), "
              f"{summary['preemptions']} preemption(s), {summary['failures']} crash(es)"]
@@ -222,7 +225,7 @@ def _print_summary(summary: dict, output: str, echo) -> None:
         lines.append(f"final model: {summary['final_dir']}")
     if summary["reason"]:
         lines.append(f"reason: {summary['reason']}")
-    typer.echo("\n".join(lines), file=echo)
+    echo.line("\n".join(lines))
 
 
 data_app = typer.Typer(help="Prepare demo inputs for the quickstart.", no_args_is_help=True)

@@ -200,3 +200,31 @@ def test_a_save_that_would_not_fit_the_grace_period_is_warned_about():
     from trainer.preemption import grace_warning
     assert grace_warning(5.0, 15) is None
     assert grace_warning(14.0, 15).startswith("the last checkpoint took 14.0 s to commit; the grace period is 15 s")
+
+
+UPLOAD_THEN_HANG = """
+import os, sys, boto3
+from trainer.checkpoints.s3 import S3Store
+store = S3Store(boto3.client("s3", endpoint_url=sys.argv[1]), sys.argv[2], "prefix/run/checkpoints")
+with store.open_write("step-0000000001", "trainer.pt") as fh:
+    fh.write(os.urandom(64 << 20))
+store.publish("step-0000000001", "trainer.pt")
+"""
+
+
+def test_multipart_uploads_cut_by_sigkill_are_aborted_at_start_up(bucket, s3_endpoint):
+    import subprocess
+    import sys
+    import time
+
+    from tests.factory import ROOT
+    client, name = bucket
+    proc = subprocess.Popen([sys.executable, "-c", UPLOAD_THEN_HANG, s3_endpoint, name], cwd=ROOT)
+    while proc.poll() is None and not client.list_multipart_uploads(Bucket=name).get("Uploads"):
+        time.sleep(0.02)
+    proc.kill()  # mid-upload, as a node loss would
+    proc.wait()
+    assert client.list_multipart_uploads(Bucket=name).get("Uploads"), "the upload finished before the kill"
+    store = S3Store(client, name, "prefix/run/checkpoints")
+    assert store.reclaim_uploads() == 1
+    assert not client.list_multipart_uploads(Bucket=name).get("Uploads")

@@ -154,3 +154,65 @@ def test_ctrl_c_stops_every_index_gracefully_and_the_run_resumes_later(tmp_path)
     assert state["status"] == "Cancelled"
     assert state["history"][-1]["exit_codes"] == [75]
     assert "requeue: stopped at step" in out  # the trainer committed a checkpoint on the way out
+
+
+def popen_launch(tmp_path, config, volumes, *args, **kw):
+    import subprocess
+    import sys
+
+    from tests.factory import ROOT
+    cmd = [sys.executable, "-m", "launcher", "train", str(config), "--local", "--runs-root", str(tmp_path / "runs"),
+           "--volumes-root", str(tmp_path / "volumes"), *volumes, *args]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def run_state(tmp_path) -> dict:
+    (state_file,) = (tmp_path / "runs").glob("*/run.json")
+    return json.loads(state_file.read_text())
+
+
+def test_a_reader_that_goes_away_does_not_stop_the_run(tmp_path):
+    """`launch train --local | head -1`: the run goes on to the end, its logs complete."""
+    config, volumes = local_world(tmp_path)
+    proc = popen_launch(tmp_path, config, volumes)
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader is gone: every later write to the pipe fails
+    assert proc.wait(timeout=300) == 0
+    state = run_state(tmp_path)
+    assert state["status"] == "Succeeded"
+    (log,) = (tmp_path / "runs").glob("*/logs/index-0-attempt-1.log")
+    assert "finished: steps=4" in log.read_text()
+
+
+def trainer_pids(config) -> list[int]:
+    """Processes whose command line names this config (the trainers, in sessions of their own)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"trainer" in args and any(str(config.parent).encode() in a for a in args):
+            pids.append(int(cmdline.parent.name))
+    return pids
+
+
+def test_a_second_ctrl_c_while_stopping_still_stops_every_index_and_records_the_outcome(tmp_path):
+    import signal
+    import time
+    config, volumes = local_world(tmp_path, train={"max_steps": 100000, "epochs": 100000},
+                                  job={"grace_period_seconds": 30})
+    proc = popen_launch(tmp_path, config, volumes)
+    while proc.poll() is None and not list((tmp_path / "ckpt").glob("*/checkpoints/step-*/manifest.json")):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    for line in proc.stdout:  # wait until the graceful stop is under way, then press Ctrl-C again
+        if "interrupted: stopping every index" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-2000:]
+    assert "still stopping" in out
+    state = run_state(tmp_path)
+    assert state["status"] == "Cancelled" and state["history"][-1]["exit_codes"] == [75]
+    assert trainer_pids(config) == []

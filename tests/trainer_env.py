@@ -16,12 +16,12 @@ GOOD = ["great taste", "love it", "excellent coffee", "would buy again", "delici
 BAD = ["stale and bland", "waste of money", "arrived broken", "tastes awful", "never again", "too salty"]
 
 
-def write_dataset(root: Path, rows: int = 64, seed: int = 0) -> None:
+def write_dataset(root: Path, rows: int = 64, seed: int = 0, test_rows: int | None = None) -> None:
     rng = random.Random(seed)
     root.mkdir(parents=True, exist_ok=True)
     for split in ("train", "validation", "test"):
         with open(root / f"{split}.jsonl", "w") as fh:
-            for _ in range(rows):
+            for _ in range(test_rows if split == "test" and test_rows else rows):
                 label = rng.choice(["great", "other"])
                 words = rng.choice(GOOD if label == "great" else BAD)
                 fh.write(json.dumps({"text": f"{words} {rng.randint(0, 99)}", "label": label}) + "\n")
@@ -59,7 +59,8 @@ def trainer_config(tmp: Path, **sections) -> Path:
 
 def run_trainer(config: Path, nodes: int = 1, port: int = 29611, timeout: int = 180, **env) -> list:
     """Start one `python -m trainer` per node with the environment contract; wait for all."""
-    ckpt = yaml.safe_load(config.read_text())["storage"]["checkpoints"]["mount"]
+    raw = yaml.safe_load(config.read_text())["storage"]["checkpoints"]
+    ckpt = raw.get("uri") or raw["mount"]
     procs = []
     for rank in range(nodes):
         contract = {"NODE_RANK": str(rank), "NNODES": str(nodes), "NPROC_PER_NODE": "1",

@@ -7,9 +7,10 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable
 
 from ..schema.contract import TRAINING_STARTED
+from .echo import Echo
 from .pod import LocalPod, index_env
 from .state import log_path
 
@@ -19,11 +20,10 @@ PROGRESS_EVERY = 2.0  # seconds between echoed progress-bar updates; the log fil
 class Gang:
     """Processes of one attempt. Each runs in its own session, so a terminal's Ctrl-C reaches only us."""
 
-    def __init__(self, pod: LocalPod, folder: Path, attempt: int, echo: TextIO):
+    def __init__(self, pod: LocalPod, folder: Path, attempt: int, echo: Echo):
         self.pod, self.folder, self.attempt, self.echo = pod, folder, attempt, echo
         self.procs: list[subprocess.Popen] = []
         self.readers: list[threading.Thread] = []
-        self.echo_lock = threading.Lock()
         self.training_since: float | None = None  # when index 0 said training began
 
     def start(self) -> None:
@@ -96,8 +96,7 @@ class Gang:
                 self._say(index, pending)
 
     def _say(self, index: int, text: str) -> None:
-        with self.echo_lock:
-            print(f"[{index}] {text.strip()}", file=self.echo, flush=True)
+        self.echo.line(f"[{index}] {text.strip()}")
 
 
 def free_port() -> int:

@@ -1,13 +1,13 @@
 """`launch train --local`: render the Job exactly as for the cluster, then run that Job here."""
 
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..identity import config_hash
 from ..loading import ConfigError, Run
 from ..render import config_yaml, render, to_yaml
+from .echo import Echo
 from .pod import claim_folders, local_config, local_pod
 from .state import RunState
 from .supervisor import Drill, Supervisor
@@ -21,12 +21,12 @@ class LocalOptions:
     drills: tuple[Drill, ...] = ()
 
 
-def train_local(run: Run, options: LocalOptions, echo=sys.stdout) -> RunState:
-    """Run (or report) `run` on this machine; returns its final state."""
+def train_local(run: Run, options: LocalOptions, echo: Echo) -> RunState:
+    """Run (or report) `run` on this machine; returns its final state. Raises Cancelled on Ctrl-C."""
     folder = options.runs_root / run.run_id
     state = _existing_state(run, folder)
     if state and state.status == "Succeeded":
-        print(f"[job] run {run.run_id} already succeeded: nothing to do", file=echo)
+        echo.line(f"[job] run {run.run_id} already succeeded: nothing to do")
         return state
     objects = render(run.experiment, run.run_id)
     job = objects[-1]

@@ -4,11 +4,13 @@ count toward backoffLimit, the deadline is honoured, and preemption drills rehea
 import random
 import signal
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Callable, Iterator
 
 from ..schema import EXIT_BAD_CONFIG, EXIT_OK, EXIT_REQUEUE
+from .echo import Echo
 from .gang import Gang
 from .pod import LocalPod
 from .state import RunState
@@ -29,7 +31,7 @@ class Cancelled(Exception):
 
 
 class Supervisor:
-    def __init__(self, pod: LocalPod, folder: Path, state: RunState, drills: list[Drill], echo: TextIO,
+    def __init__(self, pod: LocalPod, folder: Path, state: RunState, drills: list[Drill], echo: Echo,
                  rng: random.Random | None = None):
         self.pod, self.folder, self.state, self.echo = pod, folder, state, echo
         self.drills = list(drills)
@@ -37,7 +39,14 @@ class Supervisor:
         self.started = time.monotonic()
 
     def run(self) -> RunState:
-        """Attempts until the Job succeeds or fails."""
+        """Attempts until the Job succeeds or fails. Raises Cancelled on Ctrl-C or SIGTERM to the launcher."""
+        previous = signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job stops the gang too
+        try:
+            return self._attempts()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _attempts(self) -> RunState:
         state = self.state
         while state.status not in ("Succeeded", "Failed"):
             state.attempts += 1
@@ -67,11 +76,12 @@ class Supervisor:
                     break
                 time.sleep(0.1)
         except KeyboardInterrupt:
-            self._say("interrupted: stopping every index (SIGTERM, SIGKILL after the grace period)")
-            gang.stop(self.pod.grace_seconds)
-            self.state.history.append({"attempt": attempt, "exit_codes": gang.codes(), "drill": False})
-            self.state.status, self.state.reason = "Cancelled", "interrupted; rerun the same command to resume"
-            self.state.save(self.folder)
+            with uninterruptible(lambda: self._say("still stopping: the trainers are committing checkpoints")):
+                self._say("interrupted: stopping every index (SIGTERM, SIGKILL after the grace period)")
+                gang.stop(self.pod.grace_seconds)
+                self.state.history.append({"attempt": attempt, "exit_codes": gang.codes(), "drill": False})
+                self.state.status, self.state.reason = "Cancelled", "interrupted; rerun the same command to resume"
+                self.state.save(self.folder)
             raise Cancelled() from None
         gang.wait(None)
         return gang.codes(), drilled, gang
@@ -115,4 +125,21 @@ class Supervisor:
         return bool(deadline) and time.monotonic() - self.started > deadline
 
     def _say(self, message: str) -> None:
-        print(f"[job] {message}", file=self.echo, flush=True)
+        self.echo.line(f"[job] {message}")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def uninterruptible(notice: Callable[[], None]) -> Iterator[None]:
+    """Ctrl-C and SIGTERM only call `notice` inside: a second Ctrl-C must not orphan the trainers (they run
+    in sessions of their own) mid-save, nor leave run.json saying Running."""
+    handler = lambda signum, frame: notice()  # noqa: E731
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
