@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -c constraints.txt
 
-.PHONY: setup quickstart test render clean
+.PHONY: setup quickstart test render clean controlplane cluster
 
 $(BIN)/launch: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -28,7 +28,16 @@ quickstart: setup
 	$(BIN)/launch data minilm
 	$(BIN)/launch train configs/quickstart.yaml --local --preempt-after 60
 
-test: setup
+# The tests' Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok),
+# built from the official Go modules once and cached in ${KUBETRAIN_CACHE:-~/.cache/kubetrain}; a no-op after.
+controlplane:
+	controlplane/build.sh
+
+# That control plane in the foreground with the fake GPU node pools; admin kubeconfig in .cluster/kubeconfig.
+cluster: setup controlplane
+	$(BIN)/python -m tests.cluster
+
+test: setup controlplane
 	$(BIN)/python -m pytest -q
 
 clean:
