@@ -1,0 +1,78 @@
+"""What the Job controller makes of our exit codes: one table for the real controller and the local runner.
+
+Each scenario says, per completion index, how its successive pods end, and what the Job then is. The
+cluster half (tests/test_cluster_job_outcomes.py) plays each scenario against the real Job controller with the
+rendered Job; the local runner's test plays the same scenarios through `launch train --local` and must reach
+the same outcome. The expected outcomes below were observed on the real kube-controller-manager (v1.37.2).
+
+Steps: an exit code (0 succeeds, 2 is a bad config, 75 the requeue code, anything else a crash), PREEMPT (a
+spot notice: DisruptionTarget, then the trainer exits with the requeue code) or OOM (killed at the memory
+limit: exit 137, reason OOMKilled).
+"""
+
+from dataclasses import dataclass
+
+from launcher.schema import EXIT_BAD_CONFIG, EXIT_CRASH, EXIT_OK, EXIT_REQUEUE
+
+PREEMPT = "preempt"
+OOM = "oom"
+Step = int | str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a Job ends.
+
+    condition: the Job's terminal condition, "Complete" or "Failed".
+    reason: the Failed condition's reason ("PodFailurePolicy", "BackoffLimitExceeded"); "" when Complete.
+    failed: failures counted toward backoffLimit (Job.status.failed; ignored ones are not counted).
+    preemptions: failures the podFailurePolicy ignored (a DisruptionTarget or the requeue code).
+    """
+
+    condition: str
+    reason: str = ""
+    failed: int = 0
+    preemptions: int = 0
+
+    @property
+    def local_status(self) -> str:
+        """The same end as the local runner names it (RunState.status)."""
+        return {"Complete": "Succeeded", "Failed": "Failed"}[self.condition]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A Job of `nodes` indexes with `backoff_limit`; attempts[i] = how index i's successive pods end."""
+
+    name: str
+    nodes: int
+    backoff_limit: int
+    attempts: tuple[tuple[Step, ...], ...]
+    expected: Outcome
+
+    def __post_init__(self):
+        assert len(self.attempts) == self.nodes, f"{self.name}: one attempt list per index"
+
+
+COMPLETE = "Complete"
+FAILED = "Failed"
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("all indexes succeed", 2, 3, ((EXIT_OK,), (EXIT_OK,)), Outcome(COMPLETE)),
+    Scenario("spot notice on one index: replaced, not counted", 2, 3,
+             ((PREEMPT, EXIT_OK), (EXIT_OK,)), Outcome(COMPLETE, preemptions=1)),
+    Scenario("preemption does not use up backoffLimit 0", 1, 0,
+             ((PREEMPT, EXIT_OK),), Outcome(COMPLETE, preemptions=1)),
+    Scenario("requeue exit code: replaced, not counted", 1, 0,
+             ((EXIT_REQUEUE, EXIT_OK),), Outcome(COMPLETE, preemptions=1)),
+    Scenario("bad config fails the Job at once", 1, 3,
+             ((EXIT_BAD_CONFIG,),), Outcome(FAILED, "PodFailurePolicy", failed=1)),
+    Scenario("a crash within backoffLimit is retried", 1, 1,
+             ((EXIT_CRASH, EXIT_OK),), Outcome(COMPLETE, failed=1)),
+    Scenario("crashes beyond backoffLimit fail the Job", 1, 1,
+             ((EXIT_CRASH, EXIT_CRASH),), Outcome(FAILED, "BackoffLimitExceeded", failed=2)),
+    Scenario("an OOM kill counts as a crash", 1, 0,
+             ((OOM,),), Outcome(FAILED, "BackoffLimitExceeded", failed=1)),
+    Scenario("a requeue then a crash: only the crash counts", 1, 0,
+             ((EXIT_REQUEUE, EXIT_CRASH),), Outcome(FAILED, "BackoffLimitExceeded", failed=1, preemptions=1)),
+)
