@@ -51,10 +51,15 @@ def test_sigterm_during_the_final_test_requeues_with_the_last_step_committed_the
     assert (final_dir(config) / "manifest.json").is_file()
 
 
-def test_sigterm_at_fit_start_up_with_accumulation_commits_and_requeues_never_exit_0(tmp_path):
+def test_sigterm_all_through_fit_start_up_with_accumulation_requeues_never_exit_0(tmp_path):
+    """Signals every 50 ms from just before fit() until the process ends: one lands in each start-up window
+    (before fit, while Lightning sets up, at the first accumulated batch)."""
     config = trainer_config(tmp_path, train={"grad_accumulation": 2, "max_steps": 4})
     (proc,) = start_gang(config, 1, 29533, {})
     signal_when(proc, "training from step")
+    while proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 75, err[-2000:]
     assert not final_dir(config).exists()

@@ -1,3 +1,4 @@
+import signal
 import sys
 
 from .signals import StopFlag
@@ -6,4 +7,9 @@ flag = StopFlag()  # before torch and Lightning load: a SIGTERM while loading is
 
 from .main import main  # noqa: E402
 
-sys.exit(main(flag=flag))
+code = main(flag=flag)
+# The outcome is decided. Python resets its own signal handlers to the default while it shuts down, so a
+# late SIGTERM would turn this exit code into "killed by SIGTERM"; an ignored signal is left ignored.
+for signum in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(signum, signal.SIG_IGN)
+sys.exit(code)
