@@ -7,8 +7,8 @@ import yaml
 from kubernetes import client
 
 from tests.cluster.namespaces import MANIFESTS, manifest_objects
-from tests.cluster.objects import CONFIGS, create, exists, run_objects
-from tests.cluster.wait import until
+from tests.cluster.objects import CONFIGS, create, run_objects
+from tests.cluster.wait import exists, until
 
 pytestmark = pytest.mark.cluster
 

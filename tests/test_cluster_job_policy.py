@@ -4,8 +4,8 @@ behind tests/job_outcomes.py (replacement identity, condition texts, owner refer
 import pytest
 from kubernetes import client
 
-from tests.cluster.objects import exists, run_objects, submit
-from tests.cluster.wait import until
+from tests.cluster.objects import run_objects, submit
+from tests.cluster.wait import exists, until
 
 pytestmark = pytest.mark.cluster
 

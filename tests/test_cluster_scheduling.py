@@ -44,7 +44,8 @@ def test_every_pod_lands_on_the_targeted_pool(kube, namespace, config, overrides
 
 
 def test_a_gpu_product_no_node_has_stays_pending_with_the_schedulers_reason(kube, namespace):
-    objects = run_objects("bert.yaml", namespace, "resources.gpu.product=NVIDIA-B200")
+    # EKS: GPU nodes carry the device plugin's nvidia.com/gpu.product label, which the product selects on.
+    objects = run_objects("bert.yaml", namespace, "scheduling.spot=eks", "resources.gpu.product=NVIDIA-B200")
     job = submit(kube.api, objects)
     total_nodes = sum(len(names) for names in kube.pools.values())
 

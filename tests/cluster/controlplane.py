@@ -18,8 +18,7 @@ from kubernetes import client, config
 from . import components, pki
 from .binaries import binaries
 from .processes import ProcessGroup
-from .objects import exists
-from .wait import until
+from .wait import exists, until
 
 
 class ControlPlane:

@@ -9,8 +9,7 @@ import yaml
 from kubernetes import client
 from kubernetes.utils.create_from_yaml import create_from_yaml_single_item
 
-from .objects import exists
-from .wait import until
+from .wait import exists, until
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 CLAIMS = ("datasets", "models", "checkpoints")

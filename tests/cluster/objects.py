@@ -40,13 +40,3 @@ def submit(api: client.ApiClient, objects: dict[str, dict]) -> client.V1Job:
             create(api, owned_by(objects[kind], job))
     return job
 
-
-def exists(read, *args) -> bool:
-    """Whether `read(*args)` finds the object (404 is False; other errors raise)."""
-    try:
-        read(*args)
-        return True
-    except client.ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise

@@ -9,7 +9,6 @@ from kubernetes import client
 from .controlplane import ControlPlane
 from .namespaces import manifest_objects
 from .nodes import create_all_pools
-from .objects import create
 
 
 @dataclass
@@ -45,7 +44,7 @@ def start_cluster(workdir: Path) -> Cluster:
     try:
         api = cp.client()
         for obj in manifest_objects("priorityclass"):
-            create(api, obj)
+            client.SchedulingV1Api(api).create_priority_class(obj)
         pools = create_all_pools(client.CoreV1Api(api))
     except BaseException:
         cp.stop()

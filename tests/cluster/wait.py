@@ -4,6 +4,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from kubernetes import client
+
 T = TypeVar("T")
 
 
@@ -24,3 +26,14 @@ def until(check: Callable[[], T], timeout: float, what: str, interval: float = 0
         if time.monotonic() > deadline:
             raise Timeout(f"timed out after {timeout:g} s waiting for {what} (last: {value!r})")
         time.sleep(interval)
+
+
+def exists(read: Callable, *args) -> bool:
+    """Whether `read(*args)` finds the object (404 is False; other errors raise): a condition to wait on."""
+    try:
+        read(*args)
+        return True
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
