@@ -6,6 +6,7 @@ pod by its failure backoff (10 s, 20 s, ...), and in sequence that would cost mi
 """
 
 import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,18 +18,23 @@ from tests.job_outcomes import SCENARIOS, Scenario
 pytestmark = pytest.mark.cluster
 
 
-def _play_in_own_namespace(kube, index: int, scenario: Scenario):
+def _play_in_own_namespace(kube, index: int, scenario: Scenario, stop: threading.Event):
     namespace = f"outcome-{index}-{secrets.token_hex(3)}"
     api = kube.control_plane.client()  # one client per thread
     create_namespace(api, namespace)
     try:
-        return play(api, namespace, scenario)
+        return play(api, namespace, scenario, stop=stop)
     finally:
         delete_namespace(api, namespace)
 
 
 def test_the_real_job_controller_reaches_each_scenarios_outcome(kube):
-    with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
-        futures = [pool.submit(_play_in_own_namespace, kube, i, s) for i, s in enumerate(SCENARIOS)]
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=len(SCENARIOS))
+    try:
+        futures = [pool.submit(_play_in_own_namespace, kube, i, s, stop) for i, s in enumerate(SCENARIOS)]
         observed = {s.name: f.result() for s, f in zip(SCENARIOS, futures)}
+    finally:
+        stop.set()  # on Ctrl-C, do not wait minutes for the other scenarios to play out
+        pool.shutdown(cancel_futures=True)
     assert observed == {s.name: s.expected for s in SCENARIOS}

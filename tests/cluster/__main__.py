@@ -4,8 +4,10 @@ Writes an admin kubeconfig to .cluster/kubeconfig once the API answers and the n
 waits; Ctrl-C or SIGTERM stops every process and removes the kubeconfig.
 
     make cluster &  ...  kubectl --kubeconfig .cluster/kubeconfig get nodes
+    python -m tests.cluster --kubeconfig PATH     # write it elsewhere
 """
 
+import argparse
 import shutil
 import signal
 import sys
@@ -19,7 +21,10 @@ from .session import start_cluster
 KUBECONFIG = ROOT / ".cluster" / "kubeconfig"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.cluster", description=__doc__.splitlines()[0])
+    parser.add_argument("--kubeconfig", type=Path, default=KUBECONFIG, help=f"default: {KUBECONFIG}")
+    kubeconfig = parser.parse_args(argv).kubeconfig
     exit_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="kubetrain-cluster-") as workdir:
         try:
@@ -28,18 +33,18 @@ def main() -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         try:
-            KUBECONFIG.parent.mkdir(exist_ok=True)
-            shutil.copyfile(cluster.kubeconfig, KUBECONFIG)
-            KUBECONFIG.chmod(0o600)
+            kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cluster.kubeconfig, kubeconfig)
+            kubeconfig.chmod(0o600)
             nodes = sum(len(names) for names in cluster.pools.values())
             print(f"control plane ready in {cluster.start_seconds:.1f} s: {cluster.control_plane.layout.server}, "
-                  f"{nodes} nodes in {len(cluster.pools)} pools\nkubeconfig: {KUBECONFIG}\n"
+                  f"{nodes} nodes in {len(cluster.pools)} pools\nkubeconfig: {kubeconfig}\n"
                   f"logs: {workdir}/*.log\nCtrl-C to stop.", flush=True)
             signal.pause()
         except KeyboardInterrupt:
             pass
         finally:
-            KUBECONFIG.unlink(missing_ok=True)
+            kubeconfig.unlink(missing_ok=True)
             cluster.stop()
     return 0
 

@@ -1,5 +1,6 @@
 """Play a tests/job_outcomes.py scenario against the real Job controller and read back how the Job ended."""
 
+import threading
 import time
 
 from kubernetes import client
@@ -14,9 +15,14 @@ from .wait import Timeout
 INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
 
 
-def play(api: client.ApiClient, namespace: str, scenario: Scenario, timeout: float = 120) -> Outcome:
+class Stopped(Exception):
+    """The caller asked a scenario in progress to stop (the test run was interrupted)."""
+
+
+def play(api: client.ApiClient, namespace: str, scenario: Scenario, timeout: float = 120,
+         stop: threading.Event | None = None) -> Outcome:
     """Submit quickstart.yaml's Job shaped by the scenario, end each index's pods as scripted, and return the
-    outcome once the Job has a terminal condition."""
+    outcome once the Job has a terminal condition. Setting `stop` ends it early with Stopped."""
     objects = run_objects("quickstart.yaml", namespace, f"resources.nodes={scenario.nodes}",
                           f"job.backoff_limit={scenario.backoff_limit}")
     name = submit(api, objects).metadata.name
@@ -26,6 +32,8 @@ def play(api: client.ApiClient, namespace: str, scenario: Scenario, timeout: flo
     handled: set[str] = set()
     deadline = time.monotonic() + timeout
     while not (condition := _terminal(batch.read_namespaced_job(name, namespace))):
+        if stop and stop.is_set():
+            raise Stopped(scenario.name)
         if time.monotonic() > deadline:
             raise Timeout(f"{scenario.name}: Job {namespace}/{name} not finished after {timeout} s; "
                           f"steps left {steps}")
