@@ -1,5 +1,6 @@
 """Read an experiment YAML, apply `--set` overrides, and turn every mistake into one readable line."""
 
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -68,8 +69,7 @@ def apply_override(raw: dict, item: str) -> None:
     dotted, sep, value = item.partition("=")
     if not sep or not dotted:
         raise ConfigError(f"--set {item!r}: expected PATH=VALUE, e.g. train.lr=3e-5")
-    keys = dotted.split(".")
-    annotation = _field_annotation(Experiment, keys, item)
+    keys, annotation = _resolve(Experiment, split_path(dotted), item)
     node = raw
     for key in keys[:-1]:
         node = node.setdefault(key, {})
@@ -78,23 +78,37 @@ def apply_override(raw: dict, item: str) -> None:
     node[keys[-1]] = value if _is_str(annotation) and value not in ("null", "~") else yaml.safe_load(value)
 
 
-def _field_annotation(model: type[BaseModel], keys: list[str], item: str) -> Any:
+def split_path(dotted: str) -> list[str]:
+    """`a.b.c` -> [a, b, c]; a backslash keeps a dot inside a key, as Helm's --set does: a.b\\.c -> [a, b.c]."""
+    return [part.replace("\\.", ".") for part in re.split(r"(?<!\\)\.", dotted)]
+
+
+def _resolve(model: type[BaseModel], keys: list[str], item: str) -> tuple[list[str], Any]:
+    """The keys to set and the annotation of the value. Under a map of strings (node_selector) the rest of
+    the path is one key, dots and all, since label keys such as example.com/pool contain dots."""
     annotation: Any = model
     for depth, key in enumerate(keys):
         sub = model_in(annotation)
         if sub is None:
+            if _is_string_map(annotation):
+                return [*keys[:depth], ".".join(keys[depth:])], str
             if _is_mapping(annotation):
-                return str
+                return keys, str
             raise ConfigError(f"--set {item!r}: {'.'.join(keys[:depth])} has no fields")
         if key not in sub.model_fields:
             allowed = ", ".join(sub.model_fields)
             raise ConfigError(f"--set {item!r}: no field {'.'.join(keys[:depth + 1])}; allowed: {allowed}")
         annotation = sub.model_fields[key].annotation
-    return annotation
+    return keys, annotation
 
 
 def _is_mapping(annotation: Any) -> bool:
     return any(typing.get_origin(a) is dict or a is dict for a in (annotation, *typing.get_args(annotation)))
+
+
+def _is_string_map(annotation: Any) -> bool:
+    """dict[str, str], also with constrained (Annotated) keys and values."""
+    return typing.get_origin(annotation) is dict and _is_str(typing.get_args(annotation)[1])
 
 
 def _is_str(annotation: Any) -> bool:

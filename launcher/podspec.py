@@ -2,10 +2,16 @@
 
 from .schema import Experiment
 from .schema import contract as c
+from .schema.models import SHM_MOUNT
 from .schema.presets import (
+    GKE_MAX_SHARED_CLIENTS_LABEL,
+    GKE_PARTITION_SIZE_LABEL,
+    GKE_SHARING_STRATEGY_LABEL,
+    GKE_TIME_SHARING,
     GPU_PRODUCT_LABEL,
     GPU_RESOURCE,
     GPU_TOLERATION,
+    KARPENTER_DO_NOT_DISRUPT,
     SHARED_GPU_RESOURCE,
     SPOT_PRESETS,
     mig_resource,
@@ -29,22 +35,45 @@ def pod_template(exp: Experiment, run_id: str, labels: dict[str, str]) -> dict:
         spec["subdomain"] = run_id
     if exp.storage.checkpoints.service_account:
         spec["serviceAccountName"] = exp.storage.checkpoints.service_account
-    else:
-        spec["automountServiceAccountToken"] = False  # the trainer never talks to the API server
-    annotations = {"sidecar.istio.io/inject": "false", **_spot(exp).get("pod_annotations", {})}
+    # The trainer never talks to the API server, so its token is never mounted. Cloud identities do not need
+    # it: IRSA and EKS Pod Identity inject a projected token volume of their own, GKE workload identity
+    # answers on the metadata server.
+    spec["automountServiceAccountToken"] = False
+    annotations = {"sidecar.istio.io/inject": "false"}
+    if exp.scheduling.karpenter_do_not_disrupt:
+        annotations[KARPENTER_DO_NOT_DISRUPT] = "true"
     return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
 
 
 def gpu_limits(exp: Experiment) -> dict[str, str]:
-    """Extended resources for the accelerators asked for: whole GPUs, MIG slices or GPU shares."""
+    """Extended resources for the accelerators asked for, named as the node's device plugin advertises them:
+    whole GPUs, MIG slices or GPU shares (GKE's plugin advertises all three as nvidia.com/gpu)."""
     gpu = exp.resources.gpu
     if gpu.count == 0:
         return {}
+    if gpu.device_plugin == "gke":
+        return {GPU_RESOURCE: str(gpu.count)}
     if gpu.shared:
         return {SHARED_GPU_RESOURCE: str(gpu.count)}
     if gpu.mig_profile and gpu.mig_strategy == "mixed":
         return {mig_resource(gpu.mig_profile): str(gpu.count)}
     return {GPU_RESOURCE: str(gpu.count)}  # whole GPUs, or MIG single strategy slices
+
+
+def gpu_node_selector(exp: Experiment) -> dict[str, str]:
+    """Node labels that pick the GPU kind: NVIDIA's product label, or GKE's partition and sharing labels."""
+    gpu = exp.resources.gpu
+    if gpu.device_plugin == "gke":
+        selector = {GKE_PARTITION_SIZE_LABEL: gpu.mig_profile} if gpu.mig_profile else {}
+        if gpu.shared:
+            selector[GKE_SHARING_STRATEGY_LABEL] = GKE_TIME_SHARING
+        if gpu.max_shared_clients:
+            selector[GKE_MAX_SHARED_CLIENTS_LABEL] = str(gpu.max_shared_clients)
+        return selector
+    if not gpu.product:
+        return {}
+    single = gpu.mig_strategy == "single" and gpu.mig_profile
+    return {GPU_PRODUCT_LABEL: f"{gpu.product}-MIG-{gpu.mig_profile}" if single else gpu.product}
 
 
 def _container(exp: Experiment, run_id: str) -> dict:
@@ -98,7 +127,7 @@ def _mounts(exp: Experiment) -> list[dict]:
         {"name": "config", "mountPath": c.CONFIG_MOUNT_DIR, "readOnly": True},
         {"name": "dataset", "mountPath": st.dataset.mount, "readOnly": True},
         {"name": "model", "mountPath": st.model.mount, "readOnly": True},
-        {"name": "dshm", "mountPath": "/dev/shm"},
+        {"name": "dshm", "mountPath": SHM_MOUNT},
     ]
     if st.checkpoints.claim:
         mounts.append({"name": "checkpoints", "mountPath": st.checkpoints.mount})
@@ -126,11 +155,7 @@ def _spot(exp: Experiment) -> dict:
 def _scheduling(exp: Experiment) -> dict:
     sched, gpu = exp.scheduling, exp.resources.gpu
     spot = _spot(exp)
-    selector = {**spot.get("node_selector", {}), **sched.node_selector}
-    if gpu.product:
-        product = f"{gpu.product}-MIG-{gpu.mig_profile}" if gpu.mig_strategy == "single" and gpu.mig_profile \
-            else gpu.product
-        selector[GPU_PRODUCT_LABEL] = product
+    selector = {**spot.get("node_selector", {}), **sched.node_selector, **gpu_node_selector(exp)}
     tolerations = list(spot.get("tolerations", []))
     if gpu.count:
         tolerations.append(GPU_TOLERATION)

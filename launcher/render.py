@@ -9,7 +9,7 @@ from .identity import labels as run_labels
 from .podspec import pod_template
 from .schema import EXIT_BAD_CONFIG, EXIT_REQUEUE, Experiment
 from .schema import contract as c
-from .schema.presets import SPOT_PRESETS
+from .schema.presets import SPOT_PRESETS, mig_mismatch
 
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 
@@ -98,7 +98,25 @@ def warnings(exp: Experiment) -> list[str]:
     if ckpt.uri and not (ckpt.secret or ckpt.service_account):
         out.append("storage.checkpoints: no secret or service_account for the s3 uri; "
                    "the pods rely on the node's own cloud credentials")
+    return out + _spot_warnings(exp) + _gpu_warnings(exp)
+
+
+def _spot_warnings(exp: Experiment) -> list[str]:
+    """Settings that lose work when a spot node is reclaimed."""
+    out = []
+    if exp.scheduling.spot and not exp.checkpoint.on_preemption:
+        out.append(f"checkpoint.on_preemption is false on {exp.scheduling.spot} spot nodes: every reclaim loses "
+                   "the steps since the last periodic checkpoint")
+    if exp.scheduling.karpenter_do_not_disrupt:
+        out.append("scheduling.karpenter_do_not_disrupt: Karpenter will not evict these pods when a spot node is "
+                   "interrupted, so no SIGTERM and no checkpoint; the NodePool needs a terminationGracePeriod")
     return out
+
+
+def _gpu_warnings(exp: Experiment) -> list[str]:
+    gpu = exp.resources.gpu
+    problem = mig_mismatch(gpu.mig_profile, gpu.product) if gpu.mig_profile else None
+    return [f"resources.gpu.mig_profile: {problem}"] if problem else []
 
 
 def _metadata(exp: Experiment, name: str, run_id: str) -> dict:

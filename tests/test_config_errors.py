@@ -19,10 +19,10 @@ BAD_INPUTS = [
     pytest.param(raw_config(resources={"gpu": {"count": -1}}),
                  "exp.yaml:18: resources.gpu.count: Input should be greater than or equal to 0 (got -1)",
                  id="negative-gpu-count"),
-    pytest.param(raw_config(resources={"gpu": {"count": 1, "mig_profile": "2g.5gb"}}),
-                 "exp.yaml:17: resources.gpu: unknown MIG profile '2g.5gb'; allowed: 1g.10gb, 1g.12gb, 1g.20gb, "
-                 "1g.24gb, 1g.5gb, 2g.10gb, 2g.20gb, 2g.24gb, 3g.20gb, 3g.40gb, 3g.47gb, 3g.48gb, 4g.20gb, "
-                 "4g.40gb, 4g.47gb, 4g.48gb, 7g.40gb, 7g.80gb, 7g.94gb, 7g.96gb", id="unknown-mig-profile"),
+    pytest.param(raw_config(resources={"gpu": {"count": 1, "mig_profile": "2g-5GB"}}),
+                 "exp.yaml:19: resources.gpu.mig_profile: '2g-5GB' is not valid here (a MIG profile <compute "
+                 "slices>g.<memory GB>gb such as 1g.10gb or 3g.71gb, as nvidia-smi lists it)",
+                 id="malformed-mig-profile"),
     pytest.param(raw_config(resources={"memory": "4GB"}),
                  "exp.yaml:17: resources.memory: '4GB' is not valid here (a Kubernetes quantity such as 4Gi, "
                  "512Mi or 2; GB and MB are not units there)", id="memory-4GB"),

@@ -27,10 +27,10 @@ def test_cpu_run_has_no_gpu_resource_or_toleration():
 
 
 def test_mig_mixed_strategy_requests_the_profile_resource():
-    spec = pod_spec(resources={"gpu": {"count": 2, "mig_profile": "1g.10gb"}})
-    assert limits(spec)["nvidia.com/mig-1g.10gb"] == "2"
+    spec = pod_spec(resources={"gpu": {"count": 1, "mig_profile": "1g.10gb"}})
+    assert limits(spec)["nvidia.com/mig-1g.10gb"] == "1"
     assert "nvidia.com/gpu" not in limits(spec)
-    assert env_of(spec)["NPROC_PER_NODE"]["value"] == "2"  # one process per MIG slice
+    assert env_of(spec)["NPROC_PER_NODE"]["value"] == "1"  # one process, one MIG slice
 
 
 def test_mig_single_strategy_requests_gpus_on_nodes_of_that_profile():
@@ -71,10 +71,10 @@ def test_eks_spot_selects_managed_node_group_spot_capacity():
     assert spec["terminationGracePeriodSeconds"] == 110
 
 
-def test_karpenter_spot_selects_spot_capacity_and_blocks_consolidation():
+def test_karpenter_spot_selects_spot_capacity_and_lets_the_interruption_reach_the_trainer():
     job = rendered(scheduling={"spot": "karpenter"})["Job"]
     assert job["spec"]["template"]["spec"]["nodeSelector"] == {"karpenter.sh/capacity-type": "spot"}
-    assert job["spec"]["template"]["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
+    assert job["spec"]["template"]["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false"}
 
 
 def test_aks_spot_selects_and_tolerates_the_scale_set_priority():

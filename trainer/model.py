@@ -5,9 +5,16 @@ import time
 import pytorch_lightning as pl
 import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
-from transformers import AutoModelForSequenceClassification, BertConfig, get_linear_schedule_with_warmup
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    BertConfig,
+    get_linear_schedule_with_warmup,
+)
 
 from launcher.schema import Experiment
+
+from .records import DataError
 
 
 def build_network(exp: Experiment, model_dir, label_names: list, vocab_size: int):
@@ -23,6 +30,29 @@ def build_network(exp: Experiment, model_dir, label_names: list, vocab_size: int
                         num_attention_heads=init.num_heads, intermediate_size=init.intermediate_size,
                         max_position_embeddings=max(512, exp.model.max_seq_len), **labels)
     return AutoModelForSequenceClassification.from_config(config)
+
+
+UNSET_MAX_LENGTH = 10**6  # tokenizers without a model_max_length report int(1e30) (VERY_LARGE_INTEGER)
+
+
+def check_sequence_length(exp: Experiment, model_dir, tokenizer) -> None:
+    """Raise DataError when model.max_seq_len exceeds what the pretrained model can take: its position
+    embeddings (config.json's max_position_embeddings) and its tokenizer's model_max_length, whichever is
+    smaller (RoBERTa-style models have 514 positions, 2 reserved, and say 512 in the tokenizer). Found at
+    start-up rather than at the first long batch, which would crash (exit 1) in every retry. A random-init
+    model is not checked: build_network gives it max(512, max_seq_len) positions."""
+    if exp.model.random_init is not None:
+        return
+    config = AutoConfig.from_pretrained(model_dir)
+    limits = {"max_position_embeddings": getattr(config, "max_position_embeddings", None),
+              "the tokenizer's model_max_length": getattr(tokenizer, "model_max_length", None)}
+    known = {name: n for name, n in limits.items() if isinstance(n, int) and 0 < n < UNSET_MAX_LENGTH}
+    if not known:
+        return
+    name, limit = min(known.items(), key=lambda item: item[1])
+    if exp.model.max_seq_len > limit:
+        raise DataError(f"model.max_seq_len: {exp.model.max_seq_len}, but {model_dir} takes at most {limit} tokens "
+                        f"({name}); set model.max_seq_len to {limit} or less")
 
 
 class Classifier(pl.LightningModule):

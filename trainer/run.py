@@ -22,14 +22,16 @@ from launcher.schema.contract import TRAINING_STARTED
 
 from .checkpoints.catalog import latest_valid, read_json, reclaim_newer_than
 from .checkpoints.final import finished_metrics, save_final
+from .checkpoints.manifest import step_dir
 from .checkpoints.state import TRAINER_FILE, ResumePoint, from_bytes, rank_file
 from .checkpoints.store import Store, open_store
 from .checkpoints.writer import CheckpointWriter
 from .data import ReviewsData
 from .env import Cluster
 from .failures import WAITING, distributed_failure
-from .model import Classifier, build_network
+from .model import Classifier, build_network, check_sequence_length
 from .preemption import Preempted, PreemptionSafe, grace_warning, own_signals
+from .records import DataError
 from .signals import StopFlag
 
 REQUEUES = "requeues.json"
@@ -62,7 +64,7 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
     if (metrics := finished_metrics(final)) is not None:
         phase(cluster, f"already finished: the final model in {final.location()} verifies; nothing to train")
         return metrics
-    resume = load_resume_point(store, global_rank(cluster), lambda m: phase(cluster, m))
+    resume = load_resume_point(store, global_rank(cluster), cluster.world_size, lambda m: phase(cluster, m))
     if global_rank(cluster) == 0:
         reclaim(store, final, resume, lambda m: phase(cluster, m))
     if resume and (message := grace_warning(resume.save_seconds, exp.job.grace_period_seconds)):
@@ -70,6 +72,7 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
     phase(cluster, f"loading tokenizer, data and model ({exp.model.path})")
     model_dir = Path(exp.storage.model.mount) / exp.model.path
     tokenizer = _tokenizer(model_dir)
+    check_sequence_length(exp, model_dir, tokenizer)
     data = ReviewsData(exp, tokenizer, rank=global_rank(cluster), world_size=cluster.world_size)
     data.prepare()
     if resume:
@@ -151,15 +154,20 @@ def _requeue_for(exc: Exception, safe: PreemptionSafe, store: Store, exp: Experi
     return PeerLost(f"lost a peer ({summary})")
 
 
-def load_resume_point(store: Store, rank: int, log) -> ResumePoint | None:
-    """The newest verified checkpoint, with the files this rank needs; None for a fresh start."""
+def load_resume_point(store: Store, rank: int, world_size: int, log) -> ResumePoint | None:
+    """The newest verified checkpoint, with the files this rank needs; None for a fresh start.
+
+    Raises DataError (exit 2: a retry cannot help) when the checkpoint was written by another world size:
+    growing, the new ranks would find no state; shrinking, the ranks left would resume with other ranks'
+    data positions and silently skip or repeat examples."""
     found = latest_valid(store, keep=frozenset({TRAINER_FILE, rank_file(rank)}), log=log)
     if found is None:
         return None
     manifest, files = found
-    if rank_file(rank) not in files:
-        raise RuntimeError(f"checkpoint step {manifest.step} was written by {manifest.world_size} ranks; "
-                           f"rank {rank} has no state in it (the world size changed)")
+    if manifest.world_size != world_size:
+        raise DataError(f"resources: checkpoint step {manifest.step} in {store.location(step_dir(manifest.step))} "
+                        f"was written by {manifest.world_size} processes and this run has {world_size}; run it "
+                        "with the nodes and GPUs it started with, or start afresh under another --run-id")
     return ResumePoint(manifest.step, files[TRAINER_FILE], from_bytes(files[rank_file(rank)]), manifest.save_seconds)
 
 
@@ -246,7 +254,8 @@ def _weights_digests(network, exp: Experiment) -> list[str]:
 
 def _limit_threads(exp: Experiment, cluster: Cluster) -> None:
     """Share the pod's CPU limit among its processes instead of oversubscribing every core."""
-    threads = min(max(1, int(float(exp.resources.cpu)) // cluster.nproc_per_node), os.cpu_count() or 1)
+    # cpu_cores parses every quantity form the schema accepts ("500m", "1.5", "2"): one parser for both halves.
+    threads = min(max(1, int(exp.resources.cpu_cores) // cluster.nproc_per_node), os.cpu_count() or 1)
     torch.set_num_threads(threads)
     # Lightning's DDP setup resets the thread count to cpu_count // local processes unless this is set,
     # which ignores the pod's CPU limit (lightning_fabric.utilities.distributed._set_num_threads_if_needed).

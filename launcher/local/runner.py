@@ -9,6 +9,7 @@ from ..loading import ConfigError, Run
 from ..render import config_yaml, render, to_yaml
 from .echo import Echo
 from .pod import claim_folders, local_config, local_pod
+from .preflight import check_files, grace_warning
 from .state import RunState
 from .supervisor import Drill, Supervisor
 
@@ -34,6 +35,9 @@ def train_local(run: Run, options: LocalOptions, echo: Echo) -> RunState:
     for path in folders.values():
         path.mkdir(parents=True, exist_ok=True)
     here = local_config(run.experiment, folders)
+    check_files(here)  # before any process starts: a missing file is a config error, not 18 s of crashes
+    if message := grace_warning(here):
+        echo.line(f"[job] warning: {message}")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "manifests.yaml").write_text(to_yaml(objects))
     (folder / "config.yaml").write_text(config_yaml(here))

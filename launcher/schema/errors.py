@@ -6,12 +6,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .models import Experiment
+from .presets import MIG_PROFILE
 
 
 def describe(exc: ValidationError) -> tuple[tuple, str]:
     """The YAML path of the first error and its message."""
     err = dict(exc.errors()[0])
-    loc = tuple(err["loc"]) or path_in_message(err)
+    loc = tuple(k for k in err["loc"] if k != "[key]") or path_in_message(err)  # "[key]": a map's key is bad
     return loc, f"{dotted(loc) or '(top level)'}: {explain(err)}"
 
 
@@ -48,6 +49,12 @@ def _pattern_hint(err: dict) -> str:
         return "a Kubernetes quantity such as 4Gi, 512Mi or 2; GB and MB are not units there"
     if pattern.startswith("^s3://"):
         return "expected s3://bucket/prefix with a 3-63 character lowercase bucket name"
+    if pattern == MIG_PROFILE:
+        return "a MIG profile <compute slices>g.<memory GB>gb such as 1g.10gb or 3g.71gb, as nvidia-smi lists it"
+    if pattern == "^/":
+        return "an absolute path such as /mnt/data"
+    if pattern == r"^\S+$":
+        return "no spaces"
     return "lowercase letters, digits and '-', starting and ending with a letter or digit"
 
 

@@ -1,18 +1,39 @@
 """The experiment config: one YAML file, one experiment. Pure pydantic; both halves import it."""
 
 import re
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .presets import ALL_MIG_PROFILES, ON_DEMAND_GRACE_SECONDS, SPOT_PRESETS
+from . import contract, kube_names, quantity
+from .presets import GKE_ACCELERATOR_LABEL, MIG_PROFILE, ON_DEMAND_GRACE_SECONDS, SPOT_PRESETS, device_plugin_for
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$"
 
-Quantity = Annotated[str, Field(pattern=QUANTITY, examples=["4Gi", "500Mi", "8"])]
+
+def _number_as_text(value: object) -> object:
+    """YAML reads `cpu: 2` and `cpu: 0.5` as numbers; a quantity is their text."""
+    if isinstance(value, bool):
+        return value  # left to fail as "not a string"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:f}".rstrip("0").rstrip(".")
+    return value
+
+
+Cpu = Annotated[str, BeforeValidator(_number_as_text), Field(pattern=quantity.QUANTITY, examples=["2", "500m"]),
+                AfterValidator(quantity.check_cpu)]
+Bytes = Annotated[str, BeforeValidator(_number_as_text), Field(pattern=quantity.QUANTITY, examples=["8Gi", "512Mi"]),
+                  AfterValidator(quantity.check_bytes)]
+SHM_MOUNT = "/dev/shm"
 Name = Annotated[str, Field(pattern=DNS_LABEL, max_length=63)]
+LabelKey = Annotated[str, AfterValidator(kube_names.check_label_key)]
+LabelValue = Annotated[str, AfterValidator(kube_names.check_label_value)]
+MountPath = Annotated[str, Field(pattern=r"^/", examples=["/mnt/data"])]
+Image = Annotated[str, Field(pattern=r"^\S+$", examples=["ghcr.io/kubetrain/trainer:0.1.0"])]
 
 
 class Section(BaseModel):
@@ -89,26 +110,36 @@ class Train(Section):
 
 class Gpu(Section):
     count: int = Field(0, ge=0)
-    """GPUs (or MIG slices, or GPU shares) per node; 0 trains on CPU."""
-    mig_profile: str | None = None
-    """Request MIG slices of this profile instead of whole GPUs, e.g. 1g.10gb."""
+    """GPUs per node; 0 trains on CPU. With a MIG profile or a shared GPU: 1 (one slice or share per pod)."""
+    mig_profile: str | None = Field(None, pattern=MIG_PROFILE)
+    """Request MIG slices of this profile instead of whole GPUs: <compute slices>g.<memory GB>gb as
+    `nvidia-smi mig -lgip` lists it, e.g. 1g.10gb (A100-80GB), 1g.18gb (H200), 1g.23gb (B200), 1g.6gb (A30)."""
     mig_strategy: Literal["mixed", "single"] = "mixed"
-    """The device plugin's MIG strategy: mixed advertises nvidia.com/mig-<profile>, single nvidia.com/gpu."""
+    """NVIDIA's device plugin MIG strategy: mixed advertises nvidia.com/mig-<profile>, single nvidia.com/gpu
+    on nodes labelled nvidia.com/gpu.product=<product>-MIG-<profile>. Not used with device_plugin gke."""
     shared: bool = False
-    """Request a time-sliced share of a GPU (nvidia.com/gpu.shared) instead of a whole GPU."""
+    """Request a time-sliced share of a GPU instead of a whole GPU: nvidia.com/gpu.shared from NVIDIA's
+    device plugin (sharing.timeSlicing with renameByDefault), nvidia.com/gpu on GKE time-sharing nodes."""
     product: str | None = None
-    """Require nodes whose nvidia.com/gpu.product label is this GPU model, e.g. NVIDIA-A100-SXM4-80GB."""
+    """Require nodes whose nvidia.com/gpu.product label (NVIDIA GPU feature discovery) is this GPU model,
+    e.g. NVIDIA-A100-SXM4-80GB. GKE nodes carry no such label: there, select cloud.google.com/gke-accelerator
+    in scheduling.node_selector."""
+    device_plugin: Literal["nvidia", "gke"] | None = None
+    """Whose device plugin advertises the GPUs: NVIDIA's (nvidia.com/gpu, nvidia.com/mig-<profile>,
+    nvidia.com/gpu.shared) or GKE's (only nvidia.com/gpu; MIG and time-sharing are chosen by node labels).
+    Empty: gke with scheduling.spot gke, nvidia otherwise."""
+    max_shared_clients: int | None = Field(None, ge=2, le=48)
+    """GKE time-sharing only: run on nodes whose GPUs are shared by exactly this many containers
+    (node label cloud.google.com/gke-max-shared-clients-per-gpu; GKE allows 2 to 48). Empty: any."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Gpu":
-        if self.mig_profile is not None and self.mig_profile not in ALL_MIG_PROFILES:
-            raise ValueError(f"unknown MIG profile {self.mig_profile!r}; allowed: {', '.join(ALL_MIG_PROFILES)}")
         if self.mig_profile and self.shared:
             raise ValueError("mig_profile and shared exclude each other")
         if (self.mig_profile or self.shared) and self.count == 0:
-            raise ValueError("count must be at least 1 with a MIG profile or a shared GPU")
-        if self.mig_profile and self.mig_strategy == "single" and not self.product:
-            raise ValueError("the single MIG strategy needs product (the GPU model, e.g. NVIDIA-A100-SXM4-80GB)")
+            raise ValueError("count must be 1 with a MIG profile or a shared GPU")
+        if self.max_shared_clients is not None and not self.shared:
+            raise ValueError("max_shared_clients applies to a shared GPU only (shared: true)")
         return self
 
 
@@ -119,30 +150,46 @@ class Resources(Section):
     """Accelerators per node."""
     cpu_processes_per_node: int = Field(1, gt=0)
     """Training processes per node when no GPU is requested."""
-    cpu: Quantity = "2"
-    """CPU request and limit per pod."""
-    memory: Quantity = "8Gi"
-    """Memory request and limit per pod (binary suffixes: Mi, Gi)."""
-    shm: Quantity = "1Gi"
-    """Size of the in-memory /dev/shm used by DataLoader workers and NCCL."""
+    cpu: Cpu = "2"
+    """CPU request and limit per pod: cores (2, 0.5) or millicores (500m)."""
+    memory: Bytes = "8Gi"
+    """Memory request and limit per pod in bytes: binary suffixes Mi, Gi (a lowercase m means milli)."""
+    shm: Bytes = "1Gi"
+    """Size of the in-memory /dev/shm used by DataLoader workers and NCCL; its pages count against memory."""
 
     @property
     def processes_per_node(self) -> int:
         """One process per GPU, MIG slice or GPU share; otherwise cpu_processes_per_node."""
         return self.gpu.count or self.cpu_processes_per_node
 
+    @property
+    def cpu_cores(self) -> Decimal:
+        """The CPU limit in cores: '500m' -> 0.5."""
+        return quantity.cpu_cores(self.cpu)
+
 
 class Toleration(Section):
-    key: str | None = None
+    key: LabelKey | None = None
     """Taint key to tolerate; empty with operator Exists tolerates everything."""
     operator: Literal["Equal", "Exists"] = "Equal"
-    """Equal matches value; Exists matches any value."""
-    value: str | None = None
+    """Equal matches value; Exists matches any value (and takes none)."""
+    value: LabelValue | None = None
     """Taint value to match with Equal."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     """Taint effect to match; empty matches all."""
     toleration_seconds: int | None = Field(None, ge=0)
-    """How long a NoExecute taint is tolerated."""
+    """How long a NoExecute taint is tolerated (needs effect NoExecute)."""
+
+    @model_validator(mode="after")
+    def _as_the_api_server_checks(self) -> "Toleration":
+        # k8s.io/kubernetes/pkg/apis/core/validation: ValidateTolerations.
+        if not self.key and self.operator != "Exists":
+            raise ValueError("a toleration without key must use operator Exists (it tolerates every taint)")
+        if self.operator == "Exists" and self.value:
+            raise ValueError("operator Exists takes no value; use operator Equal to match a value")
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            raise ValueError("toleration_seconds applies to effect NoExecute only")
+        return self
 
 
 class Scheduling(Section):
@@ -150,21 +197,28 @@ class Scheduling(Section):
     """Run on spot nodes of this provider: adds its node selector, tolerations and grace period."""
     tolerations: list[Toleration] = []
     """Extra tolerations, added to the preset's."""
-    node_selector: dict[str, str] = {}
-    """Extra node labels to require, merged over the preset's."""
+    node_selector: dict[LabelKey, LabelValue] = {}
+    """Extra node labels to require, merged over the preset's. With --set, everything after
+    `node_selector.` is the key: --set scheduling.node_selector.example.com/pool=a."""
     affinity: dict | None = None
     """A Kubernetes affinity object, passed through unchanged."""
-    priority_class: str | None = None
+    priority_class: Annotated[str, AfterValidator(kube_names.check_subdomain)] | None = None
     """PriorityClass of the pods."""
-    queue: str | None = None
+    queue: Annotated[Name, AfterValidator(kube_names.check_subdomain)] | None = None
     """Kueue LocalQueue: the Job is created suspended and Kueue admits it."""
+    karpenter_do_not_disrupt: bool = False
+    """Annotate the pods karpenter.sh/do-not-disrupt, so Karpenter never consolidates or drifts their node
+    away mid-run. The cost: Karpenter v1 does not evict such pods when it drains a node, a spot interruption
+    included, so the trainer gets no SIGTERM and commits no checkpoint before the instance is reclaimed (the
+    run resumes from its last periodic checkpoint). The NodePool then needs a terminationGracePeriod, or nodes
+    holding such pods never finish draining."""
 
 
 class Volume(Section):
     claim: Name
     """PersistentVolumeClaim name."""
-    mount: str
-    """Mount path inside the pod."""
+    mount: MountPath
+    """Absolute mount path inside the pod."""
 
 
 class CheckpointStorage(Section):
@@ -172,8 +226,8 @@ class CheckpointStorage(Section):
     """PersistentVolumeClaim holding checkpoints (exclusive with uri)."""
     access_mode: Literal["ReadWriteMany", "ReadWriteOnce"] = "ReadWriteMany"
     """Access mode of that claim; multi-node runs need ReadWriteMany."""
-    mount: str = "/mnt/checkpoints"
-    """Mount path of the checkpoint claim."""
+    mount: MountPath = "/mnt/checkpoints"
+    """Absolute mount path of the checkpoint claim."""
     uri: str | None = Field(None, pattern=S3_URI)
     """s3://bucket/prefix for checkpoints (exclusive with claim)."""
     secret: Name | None = None
@@ -241,7 +295,7 @@ class Experiment(Section):
     """Experiment name: the run id is <name>-<config hash>."""
     namespace: Name = "default"
     """Kubernetes namespace of the run."""
-    image: str = "ghcr.io/kubetrain/trainer:0.1.0"
+    image: Image = "ghcr.io/kubetrain/trainer:0.1.0"
     """Trainer image, built from Dockerfile.train."""
     sweep: Name | None = None
     """Sweep this experiment belongs to; set by `launch sweep`."""
@@ -270,6 +324,69 @@ class Experiment(Section):
         return self
 
     @model_validator(mode="after")
+    def _fill_device_plugin(self) -> "Experiment":
+        gpu = self.resources.gpu
+        if gpu.device_plugin is None:
+            gpu.device_plugin = device_plugin_for(self.scheduling.spot)
+        return self
+
+    @model_validator(mode="after")
+    def _one_slice_per_pod(self) -> "Experiment":
+        # One process per slice or share, but CUDA enumerates only one MIG device per process (NVIDIA MIG user
+        # guide, "CUDA Device Enumeration"), and two shares of one time-sliced GPU are the same device, which
+        # NCCL refuses ("Duplicate GPU detected"); time-slicing gives a pod no more compute for more shares.
+        gpu, nodes = self.resources.gpu, self.resources.nodes
+        if gpu.count > 1 and (gpu.mig_profile or gpu.shared):
+            kind = f"MIG {gpu.mig_profile} slices" if gpu.mig_profile else "shares of a time-sliced GPU"
+            raise ValueError(
+                f"resources.gpu.count: {gpu.count} {kind} in one pod start {gpu.count} processes, but "
+                + ("a CUDA process sees only one MIG device" if gpu.mig_profile else
+                   "the shares may be one GPU, which NCCL refuses to use twice")
+                + f"; set resources.gpu.count: 1 and resources.nodes: {nodes * gpu.count} (one per pod)")
+        return self
+
+    @model_validator(mode="after")
+    def _gpu_as_its_device_plugin_advertises(self) -> "Experiment":
+        gpu = self.resources.gpu
+        if gpu.device_plugin == "gke":
+            _check_gke_gpu(gpu)
+        elif gpu.max_shared_clients is not None:
+            raise ValueError("resources.gpu.max_shared_clients: selects GKE time-sharing nodes; NVIDIA's device "
+                             "plugin has no such label (set device_plugin: gke on GKE)")
+        elif gpu.mig_profile and gpu.mig_strategy == "single" and not gpu.product:
+            raise ValueError("resources.gpu.product: the single MIG strategy needs the GPU model, "
+                             "e.g. NVIDIA-A100-SXM4-80GB (nodes are labelled <product>-MIG-<profile>)")
+        return self
+
+    @model_validator(mode="after")
+    def _shm_fits_memory(self) -> "Experiment":
+        # Pages of a memory-backed emptyDir are charged to the pod's memory cgroup (Kubernetes docs, emptyDir:
+        # "files you write count against your container's memory limit"), so /dev/shm larger than the limit
+        # only moves the OOM kill earlier.
+        res = self.resources
+        shm, memory = quantity.byte_count(res.shm), quantity.byte_count(res.memory)
+        if shm >= memory:
+            raise ValueError(
+                f"resources.shm: {res.shm} of /dev/shm counts against the pod's memory limit "
+                f"(resources.memory: {res.memory}), so DataLoader workers are OOM-killed before it fills; "
+                f"set shm below memory (e.g. {quantity.format_bytes(max(memory // 4, 1))}) or raise memory")
+        return self
+
+    @model_validator(mode="after")
+    def _distinct_mounts(self) -> "Experiment":
+        st = self.storage
+        mounts = {"storage.dataset.mount": st.dataset.mount, "storage.model.mount": st.model.mount}
+        if st.checkpoints.claim:
+            mounts["storage.checkpoints.mount"] = st.checkpoints.mount
+        taken = {contract.CONFIG_MOUNT_DIR: "the config", SHM_MOUNT: "/dev/shm"}
+        for path, mount in mounts.items():
+            if mount.rstrip("/") in taken:
+                raise ValueError(f"{path}: {mount} is already the mount path of {taken[mount.rstrip('/')]}; "
+                                 "every volume needs a path of its own")
+            taken[mount.rstrip("/")] = path
+        return self
+
+    @model_validator(mode="after")
     def _fsdp_needs_gpus(self) -> "Experiment":
         # Lightning 2.6 refuses FSDP with accelerator="cpu" (accelerator_connector._check_strategy_and_fallback).
         if self.train.strategy == "fsdp" and self.resources.gpu.count == 0:
@@ -286,6 +403,16 @@ class Experiment(Section):
                 "which needs access_mode ReadWriteMany (a ReadWriteOnce claim mounts on one node only)"
             )
         return self
+
+
+def _check_gke_gpu(gpu: Gpu) -> None:
+    """GKE's device plugin: MIG partitions and shares are nvidia.com/gpu on labelled nodes, no product label."""
+    if gpu.product:
+        raise ValueError(f"resources.gpu.product: GKE nodes have no nvidia.com/gpu.product label; select the GPU "
+                         f"with scheduling.node_selector {GKE_ACCELERATOR_LABEL}, e.g. nvidia-h100-80gb")
+    if gpu.mig_profile and gpu.mig_strategy == "single":
+        raise ValueError("resources.gpu.mig_strategy: single is a setting of NVIDIA's device plugin; GKE "
+                         "partitions are requested by partition size: leave mig_strategy unset")
 
 
 def pod_name_length(run_id: str, nodes: int) -> int:
