@@ -22,7 +22,6 @@ CONTROLLERS = (
     "persistentvolumeclaim-protection-controller",
     "persistentvolume-protection-controller",
     "root-ca-certificate-publisher-controller",
-    "disruption-controller",
 )
 
 

@@ -56,7 +56,8 @@ class FakeKubelet:
 
     def exit(self, pod: client.V1Pod, code: int, message: str = "") -> None:
         """The container exits with `code` (not 0): reason Error, pod Failed."""
-        assert code != 0, "use succeed() for exit 0"
+        if code == 0:
+            raise ValueError("exit code 0 is a success: use succeed()")
         self._terminate(pod, "Failed", {"exitCode": code, "reason": "Error"}, message)
 
     def oom_kill(self, pod: client.V1Pod) -> None:
@@ -113,7 +114,8 @@ class FakeKubelet:
         terminated = {**state, "startedAt": started, "finishedAt": now, **({"message": message} if message else {})}
         conditions = [{"type": t, "status": "False", "reason": "PodCompleted", "lastTransitionTime": now}
                       for t in ("Ready", "ContainersReady")]
-        status = {"phase": phase, "conditions": _merge_conditions(pod, [*conditions, *extra_conditions]),
+        merged = _merge_conditions(self.core.api_client, pod, [*conditions, *extra_conditions])
+        status = {"phase": phase, "conditions": merged,
                   "containerStatuses": [self._container(pod, {"terminated": terminated}, ready=False)]}
         if pod_reason:
             status["reason"], status["message"] = pod_reason
@@ -135,9 +137,9 @@ class FakeKubelet:
                                               _content_type="application/merge-patch+json")
 
 
-def _merge_conditions(pod, updates: list[dict]) -> list[dict]:
+def _merge_conditions(api: client.ApiClient, pod, updates: list[dict]) -> list[dict]:
     """The pod's conditions with `updates` replacing those of the same type."""
-    current = client.ApiClient().sanitize_for_serialization(pod.status.conditions or [])
+    current = api.sanitize_for_serialization(pod.status.conditions or [])
     new_types = {c["type"] for c in updates}
     return [c for c in current if c["type"] not in new_types] + updates
 
