@@ -2,7 +2,7 @@
 
 from .schema import Experiment
 from .schema import contract as c
-from .schema.models import SHM_MOUNT
+from .schema.models import SHM_MOUNT, single_strategy_product
 from .schema.presets import (
     GKE_MAX_SHARED_CLIENTS_LABEL,
     GKE_PARTITION_SIZE_LABEL,
@@ -73,7 +73,7 @@ def gpu_node_selector(exp: Experiment) -> dict[str, str]:
     if not gpu.product:
         return {}
     single = gpu.mig_strategy == "single" and gpu.mig_profile
-    return {GPU_PRODUCT_LABEL: f"{gpu.product}-MIG-{gpu.mig_profile}" if single else gpu.product}
+    return {GPU_PRODUCT_LABEL: single_strategy_product(gpu.product, gpu.mig_profile) if single else gpu.product}
 
 
 def _container(exp: Experiment, run_id: str) -> dict:

@@ -228,8 +228,8 @@ def test_no_checkpoint_on_preemption_on_spot_nodes_warns(write_config):
            "periodic checkpoint")
 
 
-# Found by the API-server property test (tests/test_cluster_rendered_configs.py) or by reading the API server's
-# validation: refused at validation, never by the API server.
+# What the API server would reject (tests/test_apiserver_refusals.py shows it does, and the property test
+# tests/test_apiserver_accepts_valid_configs.py that nothing valid is rejected): refused at validation instead.
 @pytest.mark.parametrize("raw, message", [
     pytest.param(raw_config(scheduling={"node_selector": {"bad key": "a"}}),
                  "exp.yaml:18: scheduling.node_selector.bad key: 'bad key' is not a label key: a name of at most 63 "
@@ -262,7 +262,30 @@ def test_no_checkpoint_on_preemption_on_spot_nodes_warns(write_config):
     pytest.param(raw_config(scheduling={"priority_class": "High_Priority"}),
                  "exp.yaml:17: scheduling.priority_class: 'High_Priority' is not a valid object name: lowercase "
                  "letters, digits, '-' and '.', starting and ending with a letter or digit", id="priority-class"),
+    pytest.param(raw_config(job={"backoff_limit": 2**31}),
+                 "exp.yaml:17: job.backoff_limit: Input should be less than or equal to 2147483647 (got 2147483648)",
+                 id="int32-backoff-limit"),
+    pytest.param(raw_config(resources={"nodes": 100_001}),
+                 "exp.yaml:17: resources.nodes: Input should be less than or equal to 100000 (got 100001)",
+                 id="indexed-job-completions"),
+    pytest.param(raw_config(resources={"gpu": {"count": 1, "mig_profile": "1g.10gb", "mig_strategy": "single",
+                                               "product": "NVIDIA-" + "X" * 50}}),
+                 "exp.yaml:21: resources.gpu.product: with the single MIG strategy the node label is 'NVIDIA-"
+                 + "X" * 50 + "-MIG-1g.10gb' is not a label value: at most 63 letters, digits, '-', '_' and '.', "
+                 "starting and ending with a letter or digit", id="single-strategy-product-label"),
 ])
 def test_what_the_api_server_would_reject_is_refused_at_validation(write_config, raw, message):
     refused(write_config, raw, message)
 
+
+
+# The whole kind of example 2: values the trainer would crash on are refused at validation.
+@pytest.mark.parametrize("raw, message", [
+    pytest.param(raw_config(train={"seed": -1}),
+                 "exp.yaml:17: train.seed: Input should be greater than or equal to 0 (got -1)", id="seed-out-of-numpy"),
+    pytest.param(raw_config(storage={"checkpoints": {"uri": "s3://bucket/x", "endpoint_url": "minio:9000"}}),
+                 "exp.yaml:16: storage.checkpoints.endpoint_url: 'minio:9000' is not valid here (an http:// or "
+                 "https:// URL such as http://minio:9000)", id="endpoint-without-scheme"),
+])
+def test_values_the_trainer_cannot_use_are_refused(write_config, raw, message):
+    refused(write_config, raw, message)

@@ -53,6 +53,8 @@ def _pattern_hint(err: dict) -> str:
         return "a MIG profile <compute slices>g.<memory GB>gb such as 1g.10gb or 3g.71gb, as nvidia-smi lists it"
     if pattern == "^/":
         return "an absolute path such as /mnt/data"
+    if pattern == r"^https?://\S+$":
+        return "an http:// or https:// URL such as http://minio:9000"
     if pattern == r"^\S+$":
         return "no spaces"
     return "lowercase letters, digits and '-', starting and ending with a letter or digit"

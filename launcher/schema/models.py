@@ -30,6 +30,9 @@ Bytes = Annotated[str, BeforeValidator(_number_as_text), Field(pattern=quantity.
                   AfterValidator(quantity.check_bytes)]
 SHM_MOUNT = "/dev/shm"
 Name = Annotated[str, Field(pattern=DNS_LABEL, max_length=63)]
+INT32_MAX = 2**31 - 1  # the API's int32 fields: backoffLimit, ttlSecondsAfterFinished, completions
+INT64_MAX = 2**63 - 1  # the API's int64 fields: terminationGracePeriodSeconds, activeDeadlineSeconds
+MAX_INDEXED_COMPLETIONS = 100_000  # an Indexed Job's limit on completions and parallelism (batch validation)
 LabelKey = Annotated[str, AfterValidator(kube_names.check_label_key)]
 LabelValue = Annotated[str, AfterValidator(kube_names.check_label_value)]
 MountPath = Annotated[str, Field(pattern=r"^/", examples=["/mnt/data"])]
@@ -102,8 +105,9 @@ class Train(Section):
     """Numeric precision; 16-mixed needs a GPU."""
     strategy: Literal["ddp", "fsdp"] = "ddp"
     """How the model is spread across processes."""
-    seed: int = 42
-    """Seed for every random number generator; the same seed repeats the run."""
+    seed: int = Field(42, ge=0, le=2**32 - 1)
+    """Seed for every random number generator; the same seed repeats the run. 0 to 2^32-1: numpy's range,
+    which Lightning's seed_everything enforces."""
     log_every_n_steps: int = Field(10, gt=0)
     """How often metrics are logged."""
 
@@ -120,7 +124,7 @@ class Gpu(Section):
     shared: bool = False
     """Request a time-sliced share of a GPU instead of a whole GPU: nvidia.com/gpu.shared from NVIDIA's
     device plugin (sharing.timeSlicing with renameByDefault), nvidia.com/gpu on GKE time-sharing nodes."""
-    product: str | None = None
+    product: LabelValue | None = None
     """Require nodes whose nvidia.com/gpu.product label (NVIDIA GPU feature discovery) is this GPU model,
     e.g. NVIDIA-A100-SXM4-80GB. GKE nodes carry no such label: there, select cloud.google.com/gke-accelerator
     in scheduling.node_selector."""
@@ -144,7 +148,7 @@ class Gpu(Section):
 
 
 class Resources(Section):
-    nodes: int = Field(1, gt=0)
+    nodes: int = Field(1, gt=0, le=MAX_INDEXED_COMPLETIONS)
     """Pods in the gang, one per node."""
     gpu: Gpu = Gpu()
     """Accelerators per node."""
@@ -177,7 +181,7 @@ class Toleration(Section):
     """Taint value to match with Equal."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     """Taint effect to match; empty matches all."""
-    toleration_seconds: int | None = Field(None, ge=0)
+    toleration_seconds: int | None = Field(None, ge=0, le=INT64_MAX)
     """How long a NoExecute taint is tolerated (needs effect NoExecute)."""
 
     @model_validator(mode="after")
@@ -234,7 +238,7 @@ class CheckpointStorage(Section):
     """Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the S3 target."""
     service_account: Name | None = None
     """ServiceAccount bound to a cloud role (IRSA, workload identity) for the S3 target."""
-    endpoint_url: str | None = None
+    endpoint_url: str | None = Field(None, pattern=r"^https?://\S+$")
     """S3-compatible endpoint (MinIO, R2, ...); AWS when empty."""
     keep_last: int = Field(3, gt=0)
     """Committed checkpoints kept per run; the newest valid one is never removed."""
@@ -274,17 +278,17 @@ class Checkpoint(Section):
 
 
 class Job(Section):
-    backoff_limit: int = Field(3, ge=0)
+    backoff_limit: int = Field(3, ge=0, le=INT32_MAX)
     """Crashes tolerated before the Job fails; preemptions and requeues do not count."""
-    grace_period_seconds: int | None = Field(None, ge=1)
+    grace_period_seconds: int | None = Field(None, ge=1, le=INT64_MAX)
     """Time between SIGTERM and SIGKILL; defaults to the spot preset's notice (120 s on demand)."""
-    ttl_seconds_after_finished: int | None = Field(7 * 24 * 3600, ge=0)
+    ttl_seconds_after_finished: int | None = Field(7 * 24 * 3600, ge=0, le=INT32_MAX)
     """Delete the finished Job after this long; empty keeps it."""
-    active_deadline_seconds: int | None = Field(None, gt=0)
+    active_deadline_seconds: int | None = Field(None, gt=0, le=INT64_MAX)
     """Fail the Job after this long, however it is doing."""
     master_port: int = Field(29500, ge=1024, le=65535)
     """Port of rank 0's rendezvous."""
-    peer_timeout_seconds: int = Field(300, gt=0)
+    peer_timeout_seconds: int = Field(300, gt=0, le=INT32_MAX)
     """How long a rank waits in a collective for a lost peer before it gives up and requeues."""
 
 
@@ -353,9 +357,8 @@ class Experiment(Section):
         elif gpu.max_shared_clients is not None:
             raise ValueError("resources.gpu.max_shared_clients: selects GKE time-sharing nodes; NVIDIA's device "
                              "plugin has no such label (set device_plugin: gke on GKE)")
-        elif gpu.mig_profile and gpu.mig_strategy == "single" and not gpu.product:
-            raise ValueError("resources.gpu.product: the single MIG strategy needs the GPU model, "
-                             "e.g. NVIDIA-A100-SXM4-80GB (nodes are labelled <product>-MIG-<profile>)")
+        elif gpu.mig_profile and gpu.mig_strategy == "single":
+            _check_single_strategy_product(gpu)
         return self
 
     @model_validator(mode="after")
@@ -413,6 +416,22 @@ def _check_gke_gpu(gpu: Gpu) -> None:
     if gpu.mig_profile and gpu.mig_strategy == "single":
         raise ValueError("resources.gpu.mig_strategy: single is a setting of NVIDIA's device plugin; GKE "
                          "partitions are requested by partition size: leave mig_strategy unset")
+
+
+def _check_single_strategy_product(gpu: Gpu) -> None:
+    """NVIDIA's single MIG strategy labels nodes nvidia.com/gpu.product=<product>-MIG-<profile>: a label value."""
+    if not gpu.product:
+        raise ValueError("resources.gpu.product: the single MIG strategy needs the GPU model, "
+                         "e.g. NVIDIA-A100-SXM4-80GB (nodes are labelled <product>-MIG-<profile>)")
+    try:
+        kube_names.check_label_value(single_strategy_product(gpu.product, gpu.mig_profile))
+    except ValueError as exc:
+        raise ValueError(f"resources.gpu.product: with the single MIG strategy the node label is {exc}") from None
+
+
+def single_strategy_product(product: str, profile: str) -> str:
+    """The nvidia.com/gpu.product value GPU feature discovery gives MIG nodes in the single strategy."""
+    return f"{product}-MIG-{profile}"
 
 
 def pod_name_length(run_id: str, nodes: int) -> int:
