@@ -6,6 +6,7 @@
 Data lives under `workdir`; every process is stopped on exit (see processes.py for the abnormal exits).
 """
 
+import base64
 import socket
 import ssl
 import time
@@ -93,10 +94,14 @@ class ControlPlane:
 
 
 def write_kubeconfig(path: Path, server: str, ca: Path, user: str, token: str) -> None:
-    """A kubeconfig for one user with a bearer token, trusting the apiserver's own CA."""
+    """A kubeconfig for one user with a bearer token, trusting the apiserver's own CA.
+
+    The CA is inlined, so a copy of the file (make cluster's .cluster/kubeconfig) works on its own.
+    """
+    cluster = {"server": server, "certificate-authority-data": base64.b64encode(ca.read_bytes()).decode()}
     doc = {
         "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": server, "certificate-authority": str(ca)}}],
+        "clusters": [{"name": "test", "cluster": cluster}],
         "users": [{"name": user, "user": {"token": token}}],
         "contexts": [{"name": "test", "context": {"cluster": "test", "user": user}}],
     }
