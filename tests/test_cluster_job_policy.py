@@ -92,3 +92,18 @@ def test_a_finished_job_is_removed_after_its_ttl_with_what_it_owns(kube, namespa
     until(lambda: not exists(kube.batch.read_namespaced_job, job, namespace), 30, "the TTL controller")
     until(lambda: not exists(kube.core.read_namespaced_config_map, objects["ConfigMap"]["metadata"]["name"],
                              namespace), 30, "the garbage collector to delete the ConfigMap")
+
+
+def test_a_queued_job_waits_suspended_and_starts_when_unsuspended(kube, namespace, kubelet):
+    """What Kueue's admission does to the Job, done by hand: the controller's own conditions and events."""
+    job = submit(kube.api, run_objects("quickstart.yaml", namespace, "scheduling.queue=training")).metadata.name
+    suspended = _condition(kube, namespace, job, "Suspended")
+    assert (suspended.reason, suspended.message) == ("JobSuspended", "Job suspended")
+    assert not kubelet.pods(job)
+    kube.batch.patch_namespaced_job(job, namespace, {"spec": {"suspend": False}})
+    kubelet.running(job, 0)
+    resumed = next(c for c in kube.batch.read_namespaced_job(job, namespace).status.conditions
+                   if c.type == "Suspended")
+    assert (resumed.status, resumed.reason, resumed.message) == ("False", "JobResumed", "Job resumed")
+    events = kube.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={job}").items
+    assert {("Suspended", "Job suspended"), ("Resumed", "Job resumed")} <= {(e.reason, e.message) for e in events}
