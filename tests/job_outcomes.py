@@ -51,7 +51,14 @@ class Scenario:
     expected: Outcome
 
     def __post_init__(self):
-        assert len(self.attempts) == self.nodes, f"{self.name}: one attempt list per index"
+        if len(self.attempts) != self.nodes:
+            raise ValueError(f"{self.name}: one attempt list per index")
+
+    def step(self, index: int, attempt: int) -> Step:
+        """How index `index`'s `attempt`-th process (1-based) ends. Past its script it succeeds: a runner that
+        restarts the whole gang (the local runner) runs an index more often than the Job controller does."""
+        script = self.attempts[index]
+        return script[attempt - 1] if attempt <= len(script) else EXIT_OK
 
 
 COMPLETE = "Complete"
