@@ -27,8 +27,14 @@ def test_missing_binaries_fail_with_the_command_that_builds_them(monkeypatch, tm
 
 
 def test_the_build_without_go_says_how_to_get_it(tmp_path):
-    env = {**os.environ, "KUBETRAIN_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(["bash", "controlplane/build.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
+    # A PATH with only the tools build.sh uses before it looks for go (go may live in /usr/bin elsewhere).
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("dirname", "cat"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    env = {**os.environ, "KUBETRAIN_CACHE": str(tmp_path / "cache"), "PATH": str(tools)}
+    result = subprocess.run([shutil.which("bash"), "controlplane/build.sh"], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
     assert result.returncode == 1
     assert "'go' is not on PATH" in result.stderr and "make controlplane" in result.stderr
 
