@@ -5,7 +5,8 @@
 - `namespace` (per test): a fresh namespace set up like `training`; deleted after the test.
 - `kubelet` (per test): FakeKubelet for that namespace.
 
-Missing binaries fail every test that needs them, with the fix; nothing is skipped.
+Missing binaries fail every test that needs them, with the fix; nothing is skipped. The cluster tests run
+after the others (pytest_collection_modifyitems).
 """
 
 import re
@@ -47,6 +48,12 @@ def namespace(kube: Cluster, request) -> str:
 def kubelet(kube: Cluster, namespace: str) -> FakeKubelet:
     """Pod status writes as the kubelet makes them, in the test's namespace."""
     return FakeKubelet(kube.core, namespace)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Run the cluster tests last (in their own order): the control plane then starts after the CPU-heavy
+    trainer tests and lives only as long as it is used, instead of idling through them."""
+    items.sort(key=lambda item: item.get_closest_marker("cluster") is not None)
 
 
 def _namespace_name(test_name: str) -> str:
