@@ -14,6 +14,12 @@ from dataclasses import dataclass
 
 from launcher.schema import EXIT_BAD_CONFIG, EXIT_CRASH, EXIT_OK, EXIT_REQUEUE
 
+# Seconds the Job controller waits before it replaces the n-th failed pod in a row: every failure since the
+# Job's last success counts, ignored ones (preemptions, requeues) included, so even the first replacement
+# waits. Measured on kube-controller-manager v1.37.2 (9.8, 20.0 and 39.9 s for crashes, 9.7 and 20.0 s for
+# preemptions); the source doubles 10 s up to 10 minutes (DefaultJobPodFailureBackOff, MaxJobPodFailureBackOff).
+REPLACEMENT_DELAYS_SECONDS = (10, 20, 40)
+
 PREEMPT = "preempt"
 OOM = "oom"
 Step = int | str
@@ -76,6 +82,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              ((EXIT_BAD_CONFIG,),), Outcome(FAILED, "PodFailurePolicy", failed=1)),
     Scenario("a crash within backoffLimit is retried", 1, 1,
              ((EXIT_CRASH, EXIT_OK),), Outcome(COMPLETE, failed=1)),
+    Scenario("two crashes within backoffLimit, then success", 1, 2,
+             ((EXIT_CRASH, EXIT_CRASH, EXIT_OK),), Outcome(COMPLETE, failed=2)),
     Scenario("crashes beyond backoffLimit fail the Job", 1, 1,
              ((EXIT_CRASH, EXIT_CRASH),), Outcome(FAILED, "BackoffLimitExceeded", failed=2)),
     Scenario("an OOM kill counts as a crash", 1, 0,

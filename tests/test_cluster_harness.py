@@ -102,7 +102,7 @@ def test_an_interrupted_test_run_leaves_no_process_behind(sig):
                          "the test run's control plane")
         time.sleep(2)  # inside the test now, not in set-up
         runner.send_signal(sig)
-        runner.wait(timeout=20)
+        assert runner.wait(timeout=20) == pytest.ExitCode.INTERRUPTED  # the run stopped, not just the test
         until(lambda: not _alive(children), 10, f"every component to exit after {sig.name}")
     finally:
         runner.kill()

@@ -13,7 +13,7 @@ import pytest
 
 from tests.cluster.namespaces import create_namespace, delete_namespace
 from tests.cluster.scenarios import play
-from tests.job_outcomes import SCENARIOS, Scenario
+from tests.job_outcomes import REPLACEMENT_DELAYS_SECONDS, SCENARIOS, Scenario
 
 pytestmark = pytest.mark.cluster
 
@@ -33,8 +33,12 @@ def test_the_real_job_controller_reaches_each_scenarios_outcome(kube):
     pool = ThreadPoolExecutor(max_workers=len(SCENARIOS))
     try:
         futures = [pool.submit(_play_in_own_namespace, kube, i, s, stop) for i, s in enumerate(SCENARIOS)]
-        observed = {s.name: f.result() for s, f in zip(SCENARIOS, futures)}
+        played = {s.name: f.result() for s, f in zip(SCENARIOS, futures)}
     finally:
         stop.set()  # on Ctrl-C, do not wait minutes for the other scenarios to play out
         pool.shutdown(cancel_futures=True)
-    assert observed == {s.name: s.expected for s in SCENARIOS}
+    assert {name: p.outcome for name, p in played.items()} == {s.name: s.expected for s in SCENARIOS}
+    # With one index every failure is one more in a row (with several, another index's success resets it).
+    delays = {(s.name, n): d for s in SCENARIOS if s.nodes == 1 for n, d in enumerate(played[s.name].delays)}
+    assert delays == pytest.approx({key: REPLACEMENT_DELAYS_SECONDS[key[1]] for key in delays}, abs=3)
+    assert max(n for _, n in delays) >= 1, "no scenario measured a second delay"

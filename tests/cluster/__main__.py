@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from .binaries import ROOT, MissingControlPlane
-from .processes import exit_on_sigterm
+from .processes import interrupt_on_sigterm
 from .session import start_cluster
 
 KUBECONFIG = ROOT / ".cluster" / "kubeconfig"
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.cluster", description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", type=Path, default=KUBECONFIG, help=f"default: {KUBECONFIG}")
     kubeconfig = parser.parse_args(argv).kubeconfig
-    exit_on_sigterm()
+    interrupt_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="kubetrain-cluster-") as workdir:
         try:
             cluster = start_cluster(Path(workdir))

@@ -1,7 +1,7 @@
 """pytest fixtures for the real control plane (loaded from tests/conftest.py).
 
 - `kube` (session): one control plane for the whole run, started on first use, stopped at the end, also on
-  Ctrl-C (pytest tears session fixtures down when interrupted) and SIGTERM (turned into SystemExit).
+  Ctrl-C (pytest tears session fixtures down when interrupted) and SIGTERM (made to act like Ctrl-C).
 - `namespace` (per test): a fresh namespace set up like `training`; deleted after the test.
 - `kubelet` (per test): FakeKubelet for that namespace.
 
@@ -17,14 +17,14 @@ import pytest
 from .binaries import MissingControlPlane
 from .kubelet import FakeKubelet
 from .namespaces import create_namespace, delete_namespace
-from .processes import exit_on_sigterm
+from .processes import interrupt_on_sigterm
 from .session import Cluster, start_cluster
 
 
 @pytest.fixture(scope="session")
 def kube(tmp_path_factory) -> Cluster:
     """The session's control plane (see tests/cluster/session.py)."""
-    exit_on_sigterm()
+    interrupt_on_sigterm()
     try:
         cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
     except MissingControlPlane as exc:

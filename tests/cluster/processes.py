@@ -77,11 +77,12 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         pass
 
 
-def exit_on_sigterm() -> None:
-    """Turn SIGTERM into SystemExit so finally blocks and atexit run (Python's default just dies)."""
+def interrupt_on_sigterm() -> None:
+    """Make SIGTERM act like Ctrl-C (KeyboardInterrupt), so pytest stops the run and tears its fixtures down
+    and `make cluster` stops cleanly; Python's default would die without running any cleanup."""
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _raise_exit)
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
-def _raise_exit(signum, frame):
-    raise SystemExit(128 + signum)
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")

@@ -2,10 +2,11 @@
 
 import threading
 import time
+from dataclasses import dataclass, field
 
 from kubernetes import client
 
-from launcher.schema import EXIT_REQUEUE
+from launcher.schema import EXIT_OK, EXIT_REQUEUE
 from tests.job_outcomes import OOM, PREEMPT, Outcome, Scenario
 
 from .kubelet import FakeKubelet
@@ -19,34 +20,64 @@ class Stopped(Exception):
     """The caller asked a scenario in progress to stop (the test run was interrupted)."""
 
 
+@dataclass
+class Played:
+    """How a scenario ended, and how long the controller took to replace each failed pod (seconds, in order)."""
+
+    outcome: Outcome
+    delays: list[float] = field(default_factory=list)
+
+
 def play(api: client.ApiClient, namespace: str, scenario: Scenario, timeout: float = 120,
-         stop: threading.Event | None = None) -> Outcome:
+         stop: threading.Event | None = None) -> Played:
     """Submit quickstart.yaml's Job shaped by the scenario, end each index's pods as scripted, and return the
     outcome once the Job has a terminal condition. Setting `stop` ends it early with Stopped."""
     objects = run_objects("quickstart.yaml", namespace, f"resources.nodes={scenario.nodes}",
                           f"job.backoff_limit={scenario.backoff_limit}")
     name = submit(api, objects).metadata.name
-    kubelet = FakeKubelet(client.CoreV1Api(api), namespace)
+    driver = _Driver(FakeKubelet(client.CoreV1Api(api), namespace), name, scenario)
     batch = client.BatchV1Api(api)
-    steps = {index: list(attempts) for index, attempts in enumerate(scenario.attempts)}
-    handled: set[str] = set()
     deadline = time.monotonic() + timeout
     while not (condition := _terminal(batch.read_namespaced_job(name, namespace))):
         if stop and stop.is_set():
             raise Stopped(scenario.name)
         if time.monotonic() > deadline:
             raise Timeout(f"{scenario.name}: Job {namespace}/{name} not finished after {timeout} s; "
-                          f"steps left {steps}")
-        for pod in kubelet.pods(name):
-            index = int(pod.metadata.labels[INDEX_LABEL])
-            if pod.metadata.uid in handled or pod.status.phase != "Running" or not steps[index]:
-                continue
-            handled.add(pod.metadata.uid)
-            _end(kubelet, pod, steps[index].pop(0))
+                          f"steps left {driver.steps}")
+        driver.tick()
         time.sleep(0.2)
     job = batch.read_namespaced_job(name, namespace)
-    return Outcome(condition.type, condition.reason if condition.type == "Failed" else "",
-                   failed=job.status.failed or 0, preemptions=_ignored(kubelet.pods(name)))
+    outcome = Outcome(condition.type, condition.reason if condition.type == "Failed" else "",
+                      failed=job.status.failed or 0, preemptions=_ignored(driver.kubelet.pods(name)))
+    return Played(outcome, driver.delays)
+
+
+class _Driver:
+    """Ends each index's Running pods as the scenario scripts, timing how soon failed ones are replaced."""
+
+    def __init__(self, kubelet: FakeKubelet, job: str, scenario: Scenario):
+        self.kubelet, self.job = kubelet, job
+        self.steps = {index: list(attempts) for index, attempts in enumerate(scenario.attempts)}
+        self.seen: set[str] = set()
+        self.ended: set[str] = set()
+        self.failed_at: dict[int, float] = {}  # index -> when its last pod failed, until a new one appears
+        self.delays: list[float] = []
+
+    def tick(self) -> None:
+        """One look at the Job's pods: time new ones, end Running ones that have a step left."""
+        for pod in self.kubelet.pods(self.job):
+            uid, index = pod.metadata.uid, int(pod.metadata.labels[INDEX_LABEL])
+            if uid not in self.seen:
+                self.seen.add(uid)
+                if index in self.failed_at:
+                    self.delays.append(time.monotonic() - self.failed_at.pop(index))
+            if uid in self.ended or pod.status.phase != "Running" or not self.steps[index]:
+                continue
+            self.ended.add(uid)
+            step = self.steps[index].pop(0)
+            _end(self.kubelet, pod, step)
+            if step != EXIT_OK:
+                self.failed_at[index] = time.monotonic()
 
 
 def _end(kubelet: FakeKubelet, pod: client.V1Pod, step) -> None:
@@ -54,7 +85,7 @@ def _end(kubelet: FakeKubelet, pod: client.V1Pod, step) -> None:
         kubelet.shut_down_node(pod)
     elif step == OOM:
         kubelet.oom_kill(pod)
-    elif step == 0:
+    elif step == EXIT_OK:
         kubelet.succeed(pod)
     else:
         kubelet.exit(pod, step)
