@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from .identity import run_id_for
 from .schema import Experiment
-from .schema.errors import describe, model_in
+from .schema.errors import describe, field_of, keys_of, model_in
 
 
 class ConfigError(Exception):
@@ -95,10 +95,10 @@ def _resolve(model: type[BaseModel], keys: list[str], item: str) -> tuple[list[s
             if _is_mapping(annotation):
                 return keys, str
             raise ConfigError(f"--set {item!r}: {'.'.join(keys[:depth])} has no fields")
-        if key not in sub.model_fields:
-            allowed = ", ".join(sub.model_fields)
+        if field_of(sub, key) is None:
+            allowed = ", ".join(keys_of(sub))
             raise ConfigError(f"--set {item!r}: no field {'.'.join(keys[:depth + 1])}; allowed: {allowed}")
-        annotation = sub.model_fields[key].annotation
+        annotation = field_of(sub, key).annotation
     return keys, annotation
 
 

@@ -166,7 +166,7 @@ def _scheduling(exp: Experiment) -> dict:
     if tolerations:
         out["tolerations"] = tolerations
     if sched.affinity:
-        out["affinity"] = sched.affinity
+        out["affinity"] = sched.affinity.rendered()
     if sched.priority_class:
         out["priorityClassName"] = sched.priority_class
     return out

@@ -92,18 +92,69 @@ def toleration(draw) -> dict:
 
 
 @st.composite
+def node_requirement(draw) -> dict:
+    operator = draw(st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]))
+    out = {"key": draw(label_key), "operator": operator}
+    if operator in ("In", "NotIn"):
+        out["values"] = draw(st.lists(label_value, min_size=1, max_size=3))
+    if operator in ("Gt", "Lt"):
+        out["values"] = [str(draw(st.integers(0, 2**63 - 1)))]
+    return out
+
+
+@st.composite
+def node_term(draw) -> dict:
+    term = {"matchExpressions": draw(st.lists(node_requirement(), max_size=2))}
+    if draw(st.booleans()):
+        term["matchFields"] = [{"key": "metadata.name", "operator": draw(st.sampled_from(["In", "NotIn"])),
+                                "values": [draw(subdomain)]}]
+    return term
+
+
+@st.composite
+def label_selector(draw) -> dict:
+    operator = draw(st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"]))
+    expression = {"key": draw(label_key), "operator": operator}
+    if operator in ("In", "NotIn"):
+        expression["values"] = draw(st.lists(label_value, min_size=1, max_size=3))
+    return {"matchLabels": draw(st.dictionaries(label_key, label_value, max_size=2)),
+            "matchExpressions": draw(st.lists(st.just(expression), max_size=1))}
+
+
+@st.composite
+def pod_term(draw) -> dict:
+    term = {"topologyKey": draw(label_key), "namespaces": draw(st.lists(dns_label, max_size=2))}
+    if draw(st.booleans()):
+        term["labelSelector"] = draw(label_selector())
+    if draw(st.booleans()):
+        term["namespaceSelector"] = draw(label_selector())
+    return term
+
+
+@st.composite
+def pod_affinity(draw) -> dict:
+    return {"requiredDuringSchedulingIgnoredDuringExecution": draw(st.lists(pod_term(), max_size=2)),
+            "preferredDuringSchedulingIgnoredDuringExecution": draw(st.lists(st.fixed_dictionaries(
+                {"weight": st.integers(1, 100), "podAffinityTerm": pod_term()}), max_size=2))}
+
+
+@st.composite
 def affinity(draw) -> dict | None:
-    """A node affinity in the Kubernetes shape (the schema passes affinity through unchanged)."""
+    """The Kubernetes Affinity object in every part the schema takes."""
     if draw(st.booleans()):
         return None
-    key = draw(label_key)
-    expression = draw(st.sampled_from([
-        {"key": key, "operator": "In", "values": draw(st.lists(label_value, min_size=1, max_size=3))},
-        {"key": key, "operator": "Exists"},
-        {"key": key, "operator": "Gt", "values": [str(draw(st.integers(0, 10**6)))]},
-    ]))
-    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": [expression]}]}}}
+    out = {}
+    if draw(st.booleans()):
+        node: dict = {"preferredDuringSchedulingIgnoredDuringExecution": draw(st.lists(st.fixed_dictionaries(
+            {"weight": st.integers(1, 100), "preference": node_term()}), max_size=2))}
+        if draw(st.booleans()):
+            node["requiredDuringSchedulingIgnoredDuringExecution"] = {
+                "nodeSelectorTerms": draw(st.lists(node_term(), min_size=1, max_size=2))}
+        out["nodeAffinity"] = node
+    for kind in ("podAffinity", "podAntiAffinity"):
+        if draw(st.booleans()):
+            out[kind] = draw(pod_affinity())
+    return out
 
 
 @st.composite

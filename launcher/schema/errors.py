@@ -25,6 +25,19 @@ def path_in_message(err: dict) -> tuple:
     return tuple(head.split("."))
 
 
+def field_of(model: type[BaseModel], key: str) -> Any:
+    """The field a YAML key names: by name, or by alias in sections spelled as in the Kubernetes API."""
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            return info
+    return None
+
+
+def keys_of(model: type[BaseModel]) -> list[str]:
+    """The keys a section takes, spelled as the YAML spells them."""
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
 def model_in(annotation: Any) -> type[BaseModel] | None:
     for arg in (annotation, *typing.get_args(annotation)):
         if isinstance(arg, type) and issubclass(arg, BaseModel):
@@ -66,11 +79,11 @@ def _allowed_keys(loc: tuple) -> str:
         if isinstance(key, int):
             continue  # a list index: stay on the item type
         model = model_in(annotation)
-        if model is None or key not in model.model_fields:
+        if model is None or field_of(model, key) is None:
             return ""
-        annotation = model.model_fields[key].annotation
+        annotation = field_of(model, key).annotation
     sub = model_in(annotation)
-    return f"; allowed: {', '.join(sub.model_fields)}" if sub else ""
+    return f"; allowed: {', '.join(keys_of(sub))}" if sub else ""
 
 
 def dotted(loc: tuple) -> str:

@@ -4,12 +4,13 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from . import contract, kube_names, quantity
+from .affinity import Affinity
+from .base import DNS_LABEL, LabelKey, LabelValue, Name, Section
 from .presets import GKE_ACCELERATOR_LABEL, MIG_PROFILE, ON_DEMAND_GRACE_SECONDS, SPOT_PRESETS, device_plugin_for
 
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$"
 
 
@@ -29,20 +30,11 @@ Cpu = Annotated[str, BeforeValidator(_number_as_text), Field(pattern=quantity.QU
 Bytes = Annotated[str, BeforeValidator(_number_as_text), Field(pattern=quantity.QUANTITY, examples=["8Gi", "512Mi"]),
                   AfterValidator(quantity.check_bytes)]
 SHM_MOUNT = "/dev/shm"
-Name = Annotated[str, Field(pattern=DNS_LABEL, max_length=63)]
 INT32_MAX = 2**31 - 1  # the API's int32 fields: backoffLimit, ttlSecondsAfterFinished, completions
 INT64_MAX = 2**63 - 1  # the API's int64 fields: terminationGracePeriodSeconds, activeDeadlineSeconds
 MAX_INDEXED_COMPLETIONS = 100_000  # an Indexed Job's limit on completions and parallelism (batch validation)
-LabelKey = Annotated[str, AfterValidator(kube_names.check_label_key)]
-LabelValue = Annotated[str, AfterValidator(kube_names.check_label_value)]
 MountPath = Annotated[str, Field(pattern=r"^/", examples=["/mnt/data"])]
 Image = Annotated[str, Field(pattern=r"^\S+$", examples=["ghcr.io/kubetrain/trainer:0.1.0"])]
-
-
-class Section(BaseModel):
-    """Every config section rejects unknown keys and documents each field."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True)
 
 
 class RandomInit(Section):
@@ -204,8 +196,8 @@ class Scheduling(Section):
     node_selector: dict[LabelKey, LabelValue] = {}
     """Extra node labels to require, merged over the preset's. With --set, everything after
     `node_selector.` is the key: --set scheduling.node_selector.example.com/pool=a."""
-    affinity: dict | None = None
-    """A Kubernetes affinity object, passed through unchanged."""
+    affinity: Affinity | None = None
+    """A Kubernetes affinity object, as in a pod spec (camelCase keys); checked as the API server checks it."""
     priority_class: Annotated[str, AfterValidator(kube_names.check_subdomain)] | None = None
     """PriorityClass of the pods."""
     queue: Annotated[Name, AfterValidator(kube_names.check_subdomain)] | None = None
