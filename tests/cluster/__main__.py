@@ -22,6 +22,7 @@ KUBECONFIG = ROOT / ".cluster" / "kubeconfig"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Start, print where everything is, wait for Ctrl-C or SIGTERM, stop; the exit status."""
     parser = argparse.ArgumentParser(prog="python -m tests.cluster", description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", type=Path, default=KUBECONFIG, help=f"default: {KUBECONFIG}")
     kubeconfig = parser.parse_args(argv).kubeconfig

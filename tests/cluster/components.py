@@ -37,6 +37,7 @@ class Layout:
 
     @property
     def cert_dir(self) -> Path:
+        """Where the apiserver writes its self-signed serving certificate and key."""
         return self.root / "pki"
 
     @property
@@ -46,21 +47,26 @@ class Layout:
 
     @property
     def sa_key(self) -> Path:
+        """The ServiceAccount token signing key (apiserver signs and verifies, controller-manager signs)."""
         return self.root / "sa.key"
 
     @property
     def token_file(self) -> Path:
+        """The apiserver's --token-auth-file: one bearer token per user of pki.USERS."""
         return self.root / "tokens.csv"
 
     def kubeconfig(self, user: str) -> Path:
+        """The kubeconfig of one user of pki.USERS."""
         return self.root / f"{user.replace(':', '-')}.kubeconfig"
 
     @property
     def server(self) -> str:
+        """The apiserver's URL."""
         return f"https://127.0.0.1:{self.apiserver_port}"
 
 
 def etcd(lay: Layout) -> list[str]:
+    """A single-member etcd on two ports of 127.0.0.1, data under the layout's root."""
     client, peer = f"http://127.0.0.1:{lay.etcd_port}", f"http://127.0.0.1:{lay.etcd_peer_port}"
     return [str(lay.bin["etcd"]), "--name=test", f"--data-dir={lay.root / 'etcd'}",
             f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
@@ -71,6 +77,7 @@ def etcd(lay: Layout) -> list[str]:
 
 
 def kube_apiserver(lay: Layout) -> list[str]:
+    """HTTPS on 127.0.0.1, static tokens, Node+RBAC authorization, the default admission plugins."""
     return [str(lay.bin["kube-apiserver"]),
             f"--etcd-servers=http://127.0.0.1:{lay.etcd_port}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={lay.apiserver_port}",
@@ -88,6 +95,7 @@ def kube_apiserver(lay: Layout) -> list[str]:
 
 
 def kube_controller_manager(lay: Layout) -> list[str]:
+    """The controllers of CONTROLLERS, no leader election (there is one of everything)."""
     return [str(lay.bin["kube-controller-manager"]),
             f"--kubeconfig={lay.kubeconfig('system:kube-controller-manager')}",
             "--leader-elect=false",
@@ -104,12 +112,14 @@ def kube_controller_manager(lay: Layout) -> list[str]:
 
 
 def kube_scheduler(lay: Layout) -> list[str]:
+    """The default scheduler, as user system:kube-scheduler, no leader election."""
     return [str(lay.bin["kube-scheduler"]),
             f"--kubeconfig={lay.kubeconfig('system:kube-scheduler')}",
             "--leader-elect=false", "--secure-port=0"]
 
 
 def kwok(lay: Layout) -> list[str]:
+    """kwok with our stages, managing the nodes annotated kwok.x-k8s.io/node=fake, renewing their leases."""
     return [str(lay.bin["kwok"]),
             f"--kubeconfig={lay.kubeconfig('kwok')}",
             f"--config={STAGES_FILE}",

@@ -22,14 +22,17 @@ class Cluster:
 
     @property
     def core(self) -> client.CoreV1Api:
+        """CoreV1Api on the admin client."""
         return client.CoreV1Api(self.api)
 
     @property
     def batch(self) -> client.BatchV1Api:
+        """BatchV1Api on the admin client."""
         return client.BatchV1Api(self.api)
 
     @property
     def kubeconfig(self) -> Path:
+        """The admin kubeconfig."""
         return self.control_plane.kubeconfig
 
     def stop(self) -> None:
