@@ -17,6 +17,7 @@ import torch
 from pytorch_lightning.trainer.connectors.signal_connector import _SignalConnector
 
 from launcher.schema import Experiment
+from launcher.schema.contract import SAVE_SHARE_OF_GRACE
 
 from .checkpoints.state import TRAINER_FILE, ResumePoint, capture_rng, rank_file, restore_rng
 from .checkpoints.writer import CheckpointWriter
@@ -147,7 +148,7 @@ def _agreed_token() -> str:
 
 def grace_warning(save_seconds: float, grace_seconds: int) -> str | None:
     """Why a preemption's checkpoint may not commit in time, if the last save says so."""
-    if save_seconds <= 0.8 * grace_seconds:
+    if save_seconds <= SAVE_SHARE_OF_GRACE * grace_seconds:
         return None
     return (f"the last checkpoint took {save_seconds:.1f} s to commit; the grace period is {grace_seconds} s: "
             "a preemption may be cut off before its checkpoint commits (raise job.grace_period_seconds)")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..loading import ConfigError
 from ..schema import Experiment
+from ..schema.contract import SAVE_SHARE_OF_GRACE
 
 # Bytes of checkpoint per model parameter: fp32 weights plus AdamW's two fp32 moments (exp_avg, exp_avg_sq).
 # The quickstart's MiniLM (22.7 M parameters) measures 260 MiB, i.e. 12.0 bytes each (docs/benchmarks.md).
@@ -17,7 +18,6 @@ CHECKPOINT_BYTES_PER_PARAMETER = 12
 # An assumption, not a measurement: one stream from one pod to a network volume or object store. The trainer
 # measures the real save time and warns again at start-up (trainer.preemption.grace_warning).
 ASSUMED_WRITE_BYTES_PER_SECOND = 100 * 2**20
-GRACE_SHARE = 0.8  # the share of the grace period a save may take, as in trainer.preemption.grace_warning
 
 
 def check_files(exp: Experiment) -> None:
@@ -47,12 +47,12 @@ def grace_warning(exp: Experiment) -> str | None:
     size = parameters * CHECKPOINT_BYTES_PER_PARAMETER
     seconds = size / ASSUMED_WRITE_BYTES_PER_SECOND
     grace = exp.job.grace_period_seconds
-    if seconds <= GRACE_SHARE * grace:
+    if seconds <= SAVE_SHARE_OF_GRACE * grace:
         return None
     return (f"job.grace_period_seconds: {grace} s, but a checkpoint of {exp.model.path} ({parameters / 1e6:.0f} M "
             f"parameters with AdamW state: about {size / 2**30:.1f} GiB) takes about {seconds:.0f} s at "
             f"{ASSUMED_WRITE_BYTES_PER_SECOND // 2**20} MiB/s: a preemption may be cut off before it commits "
-            f"(raise job.grace_period_seconds to at least {math.ceil(seconds / GRACE_SHARE)})")
+            f"(raise job.grace_period_seconds to at least {math.ceil(seconds / SAVE_SHARE_OF_GRACE)})")
 
 
 def parameter_count(model_dir: Path) -> int | None:

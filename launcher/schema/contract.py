@@ -22,6 +22,10 @@ ENV_EXPERIMENT_CONFIG = "EXPERIMENT_CONFIG"
 # The trainer prints this once training (fresh or resumed) begins; the local runner times drills from it.
 TRAINING_STARTED = "training from step"
 
+# A checkpoint save that takes more than this share of job.grace_period_seconds may be cut off by SIGKILL: the
+# launcher warns from the size the model implies, the trainer from the last save it timed.
+SAVE_SHARE_OF_GRACE = 0.8
+
 CONFIG_MOUNT_DIR = "/etc/experiment"
 CONFIG_FILE_NAME = "config.yaml"
 CONFIG_PATH = f"{CONFIG_MOUNT_DIR}/{CONFIG_FILE_NAME}"

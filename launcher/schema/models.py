@@ -200,7 +200,7 @@ class Scheduling(Section):
     """A Kubernetes affinity object, as in a pod spec (camelCase keys); checked as the API server checks it."""
     priority_class: Annotated[str, AfterValidator(kube_names.check_subdomain)] | None = None
     """PriorityClass of the pods."""
-    queue: Annotated[Name, AfterValidator(kube_names.check_subdomain)] | None = None
+    queue: Name | None = None
     """Kueue LocalQueue: the Job is created suspended and Kueue admits it."""
     karpenter_do_not_disrupt: bool = False
     """Annotate the pods karpenter.sh/do-not-disrupt, so Karpenter never consolidates or drifts their node
