@@ -25,8 +25,8 @@ pytestmark = pytest.mark.cluster
 
 
 # 150 examples take about 10 s once the control plane is up; KUBETRAIN_APISERVER_EXAMPLES searches deeper.
-@settings(max_examples=int(os.environ.get("KUBETRAIN_APISERVER_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("KUBETRAIN_APISERVER_EXAMPLES", 150)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_the_api_server_accepts_every_object_of_every_valid_config(kube, namespace, data):
     raw = data.draw(experiments(namespace), label="config")

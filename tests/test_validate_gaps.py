@@ -155,7 +155,8 @@ def test_other_spot_presets_keep_nvidia_device_plugin_resources():
     pytest.param(raw_config(scheduling={"spot": "gke"},
                             resources={"gpu": {"count": 1, "product": "NVIDIA-H100-80GB-HBM3"}}),
                  "exp.yaml:21: resources.gpu.product: GKE nodes have no nvidia.com/gpu.product label; select the "
-                 "GPU with scheduling.node_selector cloud.google.com/gke-accelerator, e.g. nvidia-h100-80gb",
+                 "GPU with scheduling.node_selector cloud.google.com/gke-accelerator, e.g. nvidia-h100-80gb (or set "
+                 "resources.gpu.device_plugin: nvidia where NVIDIA's GPU operator runs)",
                  id="gke-product-label"),
     pytest.param(raw_config(scheduling={"spot": "gke"},
                             resources={"gpu": {"count": 1, "mig_profile": "1g.10gb", "mig_strategy": "single"}}),
@@ -274,7 +275,8 @@ def test_what_the_api_server_would_reject_is_refused_at_validation(write_config,
 # The whole kind of example 2: values the trainer would crash on are refused at validation.
 @pytest.mark.parametrize("raw, message", [
     pytest.param(raw_config(train={"seed": -1}),
-                 "exp.yaml:17: train.seed: Input should be greater than or equal to 0 (got -1)", id="seed-out-of-numpy"),
+                 "exp.yaml:17: train.seed: Input should be greater than or equal to 0 (got -1)",
+                 id="seed-out-of-numpy"),
     pytest.param(raw_config(storage={"checkpoints": {"uri": "s3://bucket/x", "endpoint_url": "minio:9000"}}),
                  "exp.yaml:16: storage.checkpoints.endpoint_url: 'minio:9000' is not valid here (an http:// or "
                  "https:// URL such as http://minio:9000)", id="endpoint-without-scheme"),
@@ -320,11 +322,11 @@ def test_an_affinity_the_api_server_would_refuse_is_refused(write_config, raw, m
 
 
 def test_an_affinity_renders_as_written_and_round_trips_through_the_config_map():
+    preferred = {"weight": 50, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app.kubernetes.io/name": "x"}},
+                                                   "topologyKey": "kubernetes.io/hostname"}}
     affinity = {"nodeAffinity": {REQUIRED: {"nodeSelectorTerms": [{"matchExpressions": [
                     {"key": "zone", "operator": "In", "values": ["a", "b"]}]}]}},
-                "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 50, "podAffinityTerm": {
-                    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "trainer"}},
-                    "topologyKey": "kubernetes.io/hostname"}}]}}
+                "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [preferred]}}
     exp = make_experiment(scheduling={"affinity": affinity})
     assert pod_spec(scheduling={"affinity": affinity})["affinity"] == affinity
     assert Experiment.model_validate(yaml.safe_load(config_yaml(exp))) == exp  # what the trainer reads back

@@ -404,7 +404,8 @@ def _check_gke_gpu(gpu: Gpu) -> None:
     """GKE's device plugin: MIG partitions and shares are nvidia.com/gpu on labelled nodes, no product label."""
     if gpu.product:
         raise ValueError(f"resources.gpu.product: GKE nodes have no nvidia.com/gpu.product label; select the GPU "
-                         f"with scheduling.node_selector {GKE_ACCELERATOR_LABEL}, e.g. nvidia-h100-80gb")
+                         f"with scheduling.node_selector {GKE_ACCELERATOR_LABEL}, e.g. nvidia-h100-80gb (or set "
+                         "resources.gpu.device_plugin: nvidia where NVIDIA's GPU operator runs)")
     if gpu.mig_profile and gpu.mig_strategy == "single":
         raise ValueError("resources.gpu.mig_strategy: single is a setting of NVIDIA's device plugin; GKE "
                          "partitions are requested by partition size: leave mig_strategy unset")
