@@ -68,7 +68,13 @@ def train(
     preempt_after: Annotated[Optional[list[float]], typer.Option(
         help="Preemption drill: SIGTERM one index this many seconds into the next attempt's training "
              "(repeatable).")] = None,
-    preempt_index: Annotated[Optional[int], typer.Option(help="Index the drills hit (default: random).")] = None,
+    preempt_index: Annotated[Optional[int], typer.Option(help="Index the preemption drills hit (default: random).")] = None,
+    kill_after: Annotated[Optional[list[float]], typer.Option(
+        help="Hard-kill drill: SIGKILL every process of one index, with no notice, this many seconds into "
+             "training (repeatable; after the preemption drills).")] = None,
+    kill_index: Annotated[Optional[int], typer.Option(help="Index the hard-kill drills hit (default: random).")] = None,
+    pod_backoff: Annotated[float, typer.Option(
+        help="First step of the pod-failure back-off, in seconds (the Job controller's is 10).")] = 10.0,
     output: Annotated[str, typer.Option("-o", "--output", help="text, or json: the summary as JSON.")] = "text",
 ) -> None:
     """Train an experiment: on this machine with --local."""
@@ -80,9 +86,12 @@ def train(
         raise ConfigError("cluster submission is not available yet: use --local, or "
                           "`launch render CONFIG | kubectl apply -f -`")
     run = load_run(config, set_ or [], run_id)
-    _check_index(preempt_index, run.experiment.resources.nodes)
+    _check_index("--preempt-index", preempt_index, run.experiment.resources.nodes)
+    _check_index("--kill-index", kill_index, run.experiment.resources.nodes)
+    drills = [Drill(after, preempt_index) for after in preempt_after or []]
+    drills += [Drill(after, kill_index, kill=True) for after in kill_after or []]
     options = LocalOptions(runs_root=runs_root, volumes_root=volumes_root, volumes=_claims(volume or []),
-                           drills=tuple(Drill(after, preempt_index) for after in preempt_after or []))
+                           drills=tuple(drills), backoff_base=pod_backoff)
     echo = Echo(sys.stderr if output == "json" else sys.stdout)
     try:
         state = train_local(run, options, echo=echo)
@@ -138,9 +147,10 @@ def logs(run_id: RunArg, index: Annotated[int, typer.Option(help="Completion ind
     from .local.state import log_path
 
     state = _state(runs_root, run_id)
-    path = log_path(runs_root / run_id, index, attempt or state.attempts)
+    attempt = attempt or state.last_attempt(index)
+    path = log_path(runs_root / run_id, index, attempt)
     if not path.is_file():
-        raise ConfigError(f"no log for index {index}, attempt {attempt or state.attempts} of run {run_id}")
+        raise ConfigError(f"no log for index {index}, attempt {attempt} of run {run_id}")
     typer.echo(path.read_text(errors="replace").replace("\r", "\n"), nl=False)
 
 
@@ -204,9 +214,9 @@ def _claims(items: list[str]) -> dict[str, Path]:
     return {claim: Path(path) for claim, _, path in pairs}
 
 
-def _check_index(index: int | None, nodes: int) -> None:
+def _check_index(option: str, index: int | None, nodes: int) -> None:
     if index is not None and not 0 <= index < nodes:
-        raise ConfigError(f"--preempt-index {index}: allowed 0 to {nodes - 1}")
+        raise ConfigError(f"{option} {index}: allowed 0 to {nodes - 1}")
 
 
 def _print_summary(summary: dict, output: str, echo) -> None:

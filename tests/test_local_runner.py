@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from launcher.local.gang import split_output
+from launcher.local.pods import split_output
 from tests.factory import run_launch
 from tests.trainer_env import trainer_config
 
@@ -47,9 +47,11 @@ def test_smoke_survives_two_preemption_drills_bit_identical_to_no_drill(tmp_path
     drilled = smoke(tmp_path, smoke_volumes, "--run-id", "smoke-drilled", "--preempt-after", "0.5",
                     "--preempt-after", "1.0")
     assert (drilled["status"], drilled["attempts"], drilled["preemptions"], drilled["failures"]) == \
-        ("Succeeded", 3, 2, 0)
+        ("Succeeded", 4, 2, 0)  # 2 pods, and a replacement for each drilled one
     history = json.loads((tmp_path / "runs" / "smoke-drilled" / "run.json").read_text())["history"]
-    assert [h["exit_codes"] for h in history] == [[75, 75], [75, 75], [0, 0]]  # every rank stopped together
+    drilled_pods = [h for h in history if h["drill"]]
+    assert [(h["exit_code"], h["drill"]) for h in drilled_pods] == [(75, "preempt")] * 2
+    assert sorted(h["exit_code"] for h in history if not h["drill"]) == [0, 0]
     weights = [json.loads((Path(run["final_dir"]) / "metrics.json").read_text())["weights_sha256_per_rank"]
                for run in (clean, drilled)]
     assert weights[0] == weights[1]
@@ -152,7 +154,7 @@ def test_ctrl_c_stops_every_index_gracefully_and_the_run_resumes_later(tmp_path)
     (state_file,) = (tmp_path / "runs").glob("*/run.json")
     state = json.loads(state_file.read_text())
     assert state["status"] == "Cancelled"
-    assert state["history"][-1]["exit_codes"] == [75]
+    assert state["history"][-1]["exit_code"] == 75
     assert "requeue: stopped at step" in out  # the trainer committed a checkpoint on the way out
 
 
@@ -214,5 +216,5 @@ def test_a_second_ctrl_c_while_stopping_still_stops_every_index_and_records_the_
     assert proc.returncode == 130, out[-2000:]
     assert "still stopping" in out
     state = run_state(tmp_path)
-    assert state["status"] == "Cancelled" and state["history"][-1]["exit_codes"] == [75]
+    assert state["status"] == "Cancelled" and state["history"][-1]["exit_code"] == 75
     assert trainer_pids(config) == []

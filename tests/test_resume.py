@@ -21,15 +21,16 @@ LONG = {"train": {"max_steps": 48, "epochs": 20, "batch_size": 8}, "checkpoint":
 
 
 def start_gang(config, nodes: int, port: int, env: dict) -> list[subprocess.Popen]:
+    return [start_index(config, rank, nodes, port, env) for rank in range(nodes)]
+
+
+def start_index(config, index: int, nodes: int, port: int, env: dict) -> subprocess.Popen:
+    """One pod of the gang: `python -m trainer` with the environment contract of completion index `index`."""
     ckpt = yaml.safe_load(config.read_text())["storage"]["checkpoints"]
-    procs = []
-    for rank in range(nodes):
-        contract = {"NODE_RANK": str(rank), "NNODES": str(nodes), "NPROC_PER_NODE": "1", "MASTER_ADDR": "127.0.0.1",
-                    "MASTER_PORT": str(port), "RUN_ID": "run", "CHECKPOINT_URI": ckpt.get("uri") or ckpt["mount"], **env}
-        procs.append(subprocess.Popen([sys.executable, "-m", "trainer", "--config", str(config)], cwd=ROOT,
-                                      env={**os.environ, **contract}, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
-    return procs
+    contract = {"NODE_RANK": str(index), "NNODES": str(nodes), "NPROC_PER_NODE": "1", "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port), "RUN_ID": "run", "CHECKPOINT_URI": ckpt.get("uri") or ckpt["mount"], **env}
+    return subprocess.Popen([sys.executable, "-m", "trainer", "--config", str(config)], cwd=ROOT,
+                            env={**os.environ, **contract}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for_new_checkpoint(store, seen: set[int], procs, timeout=120.0) -> None:

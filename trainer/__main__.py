@@ -1,3 +1,8 @@
+"""`python -m trainer --config PATH`: the image's entrypoint.
+
+One process trains by itself; a gang of several processes (nodes x processes per node) forms through torch's
+elastic agent (trainer/agent.py), which starts the workers as `python -m trainer` again."""
+
 import signal
 import sys
 

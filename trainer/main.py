@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None, flag: StopFlag | None = None) -> int:
     flag = flag or StopFlag()
     _quiet_libraries()
     cluster = Cluster.from_env()
+    if cluster.needs_agent:
+        return _run_agent(args.config, cluster, flag)
     try:
         from .run import PeerLost, RequeueLoop, train  # torch and Lightning load only after the arguments are sane
 
@@ -52,6 +54,19 @@ def main(argv: list[str] | None = None, flag: StopFlag | None = None) -> int:
         return _finish(EXIT_CRASH, f"error: {exc}")
     scalars = {k: v for k, v in metrics.items() if not isinstance(v, list)}
     return _finish(EXIT_OK, "finished: " + ", ".join(f"{k}={v}" for k, v in scalars.items()))
+
+
+def _run_agent(config: Path, cluster: Cluster, flag: StopFlag) -> int:
+    """This pod's elastic agent, which forms the gang and runs this pod's workers (trainer/agent.py)."""
+    try:
+        exp = load_config(config)
+    except DataError as exc:
+        return _finish(EXIT_BAD_CONFIG, f"error: {exc}")
+    from .agent import run_agent
+
+    if flag.requested:
+        return _finish(EXIT_REQUEUE, "requeue: stopped before the gang formed")
+    return run_agent(exp, cluster, ["--config", str(config)])
 
 
 def _finish(code: int, summary: str) -> int:

@@ -60,6 +60,7 @@ class PreemptionSafe(pl.Callback):
         self.last_save = time.monotonic()
         self.warned = False
         self.gang_formed = False  # set once every rank has joined the process group
+        self.trained = False  # set once this attempt has trained a batch
         self.saved_step: int | None = resume.step if resume else None
 
     def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
@@ -79,6 +80,7 @@ class PreemptionSafe(pl.Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         self.consumed += len(batch["labels"])
+        self.trained = True
         if (batch_idx + 1) % trainer.accumulate_grad_batches:
             return  # only between optimizer steps, never inside an accumulation
         stop, timed = self._agree(pl_module.device)

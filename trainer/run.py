@@ -18,7 +18,7 @@ from pytorch_lightning.strategies import DDPStrategy, FSDPStrategy
 from transformers.utils import logging as transformers_logging
 
 from launcher.schema import Experiment
-from launcher.schema.contract import TRAINING_STARTED
+from launcher.schema.contract import STEP_REACHED, TRAINING_STARTED
 
 from .checkpoints.catalog import latest_valid, read_json, reclaim_newer_than
 from .checkpoints.final import finished_metrics, save_final
@@ -35,6 +35,21 @@ from .records import DataError
 from .signals import StopFlag
 
 REQUEUES = "requeues.json"
+
+
+class StepLines(pl.Callback):
+    """A plain line from rank 0 every `every` optimizer steps ("reached step 40/100, loss 0.512"): what pod
+    logs and CI keep, and how the local runner knows the step a drill interrupted."""
+
+    def __init__(self, every: int, total: int, say):
+        self.every, self.total, self.say = every, total, say
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        step = trainer.global_step
+        if (batch_idx + 1) % trainer.accumulate_grad_batches or step % self.every:
+            return
+        loss = trainer.callback_metrics.get("train_loss")
+        self.say(f"{STEP_REACHED} {step}/{self.total}" + (f", loss {float(loss):.4f}" if loss is not None else ""))
 
 
 class PeerLost(Exception):
@@ -82,7 +97,8 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
     writer = CheckpointWriter(store, global_rank(cluster), cluster.world_size, exp.storage.checkpoints.keep_last,
                               log=lambda m: phase(cluster, m), peer_timeout=exp.job.peer_timeout_seconds)
     safe = PreemptionSafe(exp, flag, writer, data.train_sampler, resume, lambda m: phase(cluster, f"warning: {m}"))
-    trainer = own_signals(_lightning_trainer(exp, cluster, [safe]))
+    steps = StepLines(exp.train.log_every_n_steps, data.optimizer_steps(), lambda m: phase(cluster, m))
+    trainer = own_signals(_lightning_trainer(exp, cluster, [safe, steps]))
     metrics = _fit(trainer, module, data, resume, store, exp, cluster, flag, safe)
     metrics["weights_sha256_per_rank"] = _weights_digests(network, exp)
     if "test" in data.splits:
@@ -142,15 +158,17 @@ def _fit(trainer, module, data, resume, store, exp, cluster, flag, safe) -> dict
 
 def _requeue_for(exc: Exception, safe: PreemptionSafe, store: Store, exp: Experiment, start_step: int,
                  rank: int) -> "PeerLost | None":
-    """A requeue when the gang itself broke (counted unless no gang had formed yet); None for a crash."""
+    """A requeue when the gang itself broke; None for a crash. Counted toward max_requeues_without_progress
+    only when this attempt trained and still committed nothing: waiting for a peer to be scheduled, or
+    losing one before any step, is not a failure."""
     kind = distributed_failure(exc, safe.gang_formed)
     if kind is None:
         return None
     summary = str(exc).splitlines()[0][:200]
     if kind == WAITING:
         return PeerLost(f"the gang did not form in time (a peer not scheduled yet?): {summary}")
-    committed = safe.writer.last_committed or start_step
-    _count_requeue(store, exp, start_step, committed, rank)
+    if safe.trained:
+        _count_requeue(store, exp, start_step, safe.writer.last_written or start_step, rank)
     return PeerLost(f"lost a peer ({summary})")
 
 
@@ -274,4 +292,4 @@ def _quiet_lightning() -> None:
 
 
 def global_rank(cluster: Cluster) -> int:
-    return cluster.node_rank * cluster.nproc_per_node + int(os.environ.get("LOCAL_RANK", 0))
+    return cluster.rank

@@ -20,6 +20,7 @@ class LocalOptions:
     volumes_root: Path = Path("volumes")
     volumes: dict[str, Path] = field(default_factory=dict)
     drills: tuple[Drill, ...] = ()
+    backoff_base: float = 10.0  # seconds: the Job controller's first pod-failure back-off step
 
 
 def train_local(run: Run, options: LocalOptions, echo: Echo) -> RunState:
@@ -45,7 +46,7 @@ def train_local(run: Run, options: LocalOptions, echo: Echo) -> RunState:
     pod = local_pod(job, (folder / "config.yaml").resolve(), checkpoint_root)
     state = state or RunState(run.run_id, config_hash(run.experiment))
     state.status, state.reason = "Pending", ""
-    state = Supervisor(pod, folder, state, list(options.drills), echo).run()
+    state = Supervisor(pod, folder, state, list(options.drills), echo, backoff_base=options.backoff_base).run()
     if state.status == "Succeeded":
         _record_final(state, Path(checkpoint_root) / run.run_id / "final", folder)
     return state

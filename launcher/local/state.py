@@ -8,9 +8,13 @@ from pathlib import Path
 
 @dataclass
 class RunState:
+    """A local run as `launch status` shows it. `attempts`: pods started, all indexes together;
+    `history`: one record per pod, {"index", "attempt" (per index, from 1), "exit_code" (None while it
+    runs), "drill" ("preempt", "kill" or None)}."""
+
     run_id: str
     config_hash: str
-    status: str = "Pending"  # Pending, Running, Succeeded, Failed
+    status: str = "Pending"  # Pending, Running, Succeeded, Failed, Cancelled
     attempts: int = 0
     preemptions: int = 0
     failures: int = 0
@@ -18,6 +22,15 @@ class RunState:
     final_dir: str = ""
     metrics: dict = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
+
+    def last_attempt(self, index: int) -> int:
+        """The attempt number of the index's newest pod; 0 before its first."""
+        return max((h["attempt"] for h in self.history if h.get("index") == index), default=0)
+
+    def record_exit(self, index: int, attempt: int, code: int | None, drill: str | None) -> None:
+        for record in self.history:
+            if (record.get("index"), record.get("attempt")) == (index, attempt):
+                record["exit_code"], record["drill"] = code, drill
 
     def save(self, folder: Path) -> None:
         """Atomically, so `launch status` never reads half a file."""

@@ -1,7 +1,10 @@
-"""Job semantics on this machine: requeue restarts the gang for free, bad config fails at once, crashes
-count toward backoffLimit, the deadline is honoured, and preemption drills rehearse a spot notice."""
+"""Job semantics on this machine, pod by pod: a failed index alone is replaced (after the controller's
+back-off) while the others keep running; requeues and disruptions are free, bad config fails the Job at
+once, crashes count toward backoffLimit, the deadline is honoured. Drills rehearse a spot notice (SIGTERM,
+SIGKILL after the grace period) or a node that vanishes without notice (SIGKILL to the whole pod)."""
 
 import random
+import re
 import signal
 import time
 from contextlib import contextmanager
@@ -9,116 +12,181 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..schema import EXIT_BAD_CONFIG, EXIT_OK, EXIT_REQUEUE
+from ..schema.contract import STEP_REACHED, TRAINING_STARTED
 from .echo import Echo
-from .gang import Gang
+from .jobrules import backoff_seconds, judge_pod
 from .pod import LocalPod
+from .pods import PodProcess, free_port, stop_all
 from .state import RunState
 
-KILLED = (-signal.SIGKILL, -signal.SIGTERM)
+
+STEP = re.compile(rf"{STEP_REACHED} (\d+)/")
+RESUMED = re.compile(rf"{TRAINING_STARTED} (\d+) ")
 
 
 @dataclass(frozen=True)
 class Drill:
-    """Send SIGTERM to one index `after` seconds into an attempt's training (index None: one at random)."""
+    """`after` seconds into the gang's training, SIGTERM one index (a spot notice; SIGKILL after the grace
+    period) or, with `kill`, SIGKILL all its processes at once (a lost node). Index None: one at random."""
 
     after: float
     index: int | None = None
+    kill: bool = False
 
 
 class Cancelled(Exception):
-    """Ctrl-C: the gang was stopped as a node drain would stop it."""
+    """Ctrl-C (or SIGTERM to the launcher): every pod was stopped as a node drain would stop it."""
 
 
 class Supervisor:
+    """Runs the Job's pods until the Job succeeds, fails or is cancelled. `backoff_base`: the controller's
+    first back-off step in seconds (10 on a cluster)."""
+
     def __init__(self, pod: LocalPod, folder: Path, state: RunState, drills: list[Drill], echo: Echo,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, backoff_base: float = 10.0):
         self.pod, self.folder, self.state, self.echo = pod, folder, state, echo
-        self.drills = list(drills)
-        self.rng = rng or random.Random()
+        self.drills, self.rng, self.backoff_base = list(drills), rng or random.Random(), backoff_base
         self.started = time.monotonic()
+        self.port = free_port()  # the rendezvous endpoint: fixed for the run, like a Service's port
+        self.pods: dict[int, PodProcess] = {}
+        self.due: dict[int, float] = {index: self.started for index in range(pod.completions)}
+        self.done: set[int] = set()
+        self.disrupted: dict[tuple[int, int], str] = {}  # (index, attempt) -> drill kind
+        self.kill_at: dict[int, float] = {}
+        self.failed_since_success = 0
+        self.training_since: float | None = None
+        self.step = 0  # the newest step rank 0 reported
+        self.lost_at_step: int | None = None  # the step reached when the gang last lost a pod
 
     def run(self) -> RunState:
-        """Attempts until the Job succeeds or fails. Raises Cancelled on Ctrl-C or SIGTERM to the launcher."""
-        previous = signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job stops the gang too
+        """Raises Cancelled on Ctrl-C or SIGTERM to the launcher (a cancelled CI job stops the pods too)."""
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            return self._attempts()
+            return self._run()
         finally:
             signal.signal(signal.SIGTERM, previous)
 
-    def _attempts(self) -> RunState:
-        state = self.state
-        while state.status not in ("Succeeded", "Failed"):
-            state.attempts += 1
-            state.status = "Running"
-            state.save(self.folder)
-            drill = self.drills.pop(0) if self.drills else None
-            codes, drilled, gang = self._attempt(state.attempts, drill)
-            state.history.append({"attempt": state.attempts, "exit_codes": codes, "drill": drilled})
-            self._judge(codes, drilled, gang)
-            state.save(self.folder)
-        return state
-
-    def _attempt(self, attempt: int, drill: Drill | None) -> tuple[list[int], bool, Gang]:
-        gang = Gang(self.pod, self.folder, attempt, self.echo)
-        self._say(f"attempt {attempt}: starting {self.pod.completions} index(es)")
-        gang.start()
-        drilled = False
+    def _run(self) -> RunState:
+        self.state.status = "Running"
+        self.state.save(self.folder)
         try:
-            while None in (codes := gang.codes()):
-                since = gang.training_since
-                if drill and not drilled and since is not None and time.monotonic() - since >= drill.after:
-                    drilled = True
-                    self._preempt(gang, drill)
-                    break
-                if any(code not in (None, EXIT_OK) for code in codes) or self._past_deadline():
-                    gang.stop(self.pod.grace_seconds)  # the gang stands or falls together
-                    break
+            while self.state.status == "Running":
+                self._step()
                 time.sleep(0.1)
         except KeyboardInterrupt:
             with uninterruptible(lambda: self._say("still stopping: the trainers are committing checkpoints")):
                 self._say("interrupted: stopping every index (SIGTERM, SIGKILL after the grace period)")
-                gang.stop(self.pod.grace_seconds)
-                self.state.history.append({"attempt": attempt, "exit_codes": gang.codes(), "drill": False})
-                self.state.status, self.state.reason = "Cancelled", "interrupted; rerun the same command to resume"
-                self.state.save(self.folder)
+                self._stop_running("Cancelled", "interrupted; rerun the same command to resume")
             raise Cancelled() from None
-        gang.wait(None)
-        return gang.codes(), drilled, gang
+        return self.state
 
-    def _preempt(self, gang: Gang, drill: Drill) -> None:
-        index = drill.index if drill.index is not None else self.rng.randrange(self.pod.completions)
-        self._say(f"preemption drill: SIGTERM to index {index}; SIGKILL after {self.pod.grace_seconds} s")
-        gang.signal(index, signal.SIGTERM)
-        gang.wait(self.pod.grace_seconds)
-        gang.kill()
+    def _step(self) -> None:
+        now = time.monotonic()
+        for index in [i for i, at in self.due.items() if at <= now]:
+            self._start(index)
+        for index, pod in list(self.pods.items()):
+            if self.state.status != "Running":
+                return
+            if (code := pod.poll()) is not None:
+                self._ended(index, pod, code)
+            elif self.kill_at.get(index, now + 1) <= now:
+                pod.kill()  # the grace period of a drill's SIGTERM is over
+        self._drill()
+        if self.state.status == "Running" and len(self.done) == self.pod.completions:
+            self.state.status = "Succeeded"
+            self.state.save(self.folder)
+        if self.state.status == "Running" and self._past_deadline():
+            self._stop_running("Failed", f"DeadlineExceeded: ran past activeDeadlineSeconds={self.pod.deadline_seconds}")
 
-    def _judge(self, codes: list[int], drilled: bool, gang: Gang) -> None:
-        state = self.state
-        if all(code == EXIT_OK for code in codes):
-            state.status = "Succeeded"
-        elif EXIT_BAD_CONFIG in codes:
-            self._fail(gang, codes.index(EXIT_BAD_CONFIG), "bad config or data (exit 2): not retried")
-        elif self._past_deadline():
-            self._fail(gang, 0, f"DeadlineExceeded: ran past activeDeadlineSeconds={self.pod.deadline_seconds}")
-        elif all(code in (EXIT_OK, EXIT_REQUEUE, *KILLED) for code in codes) and (drilled or EXIT_REQUEUE in codes):
-            state.preemptions += 1
-            self._say(f"requeued (exit codes {codes}): restarting the gang, not counted as a failure")
+    def _start(self, index: int) -> None:
+        del self.due[index]
+        attempt = self.state.last_attempt(index) + 1
+        self._say(f"index {index}: starting attempt {attempt}")
+        self.pods[index] = PodProcess(self.pod, self.folder, index, attempt, self.port, self.echo, self._line)
+        self.state.attempts += 1
+        self.state.history.append({"index": index, "attempt": attempt, "exit_code": None, "drill": None})
+        self.state.save(self.folder)
+
+    def _ended(self, index: int, pod: PodProcess, code: int) -> None:
+        pod.kill()  # an agent that exited leaves no worker behind
+        del self.pods[index]
+        self.kill_at.pop(index, None)
+        drill = self.disrupted.get((index, pod.attempt))
+        self.state.record_exit(index, pod.attempt, code, drill)
+        if code:
+            self.lost_at_step = self.step if self.lost_at_step is None else self.lost_at_step
+        verdict = judge_pod(code, disrupted=drill is not None)
+        if verdict.action == "done":
+            self.done.add(index)
+            self.failed_since_success = 0
+        elif verdict.action == "fail":
+            self._fail(pod, verdict.reason)
         else:
-            state.failures += 1
-            index = next(i for i, code in enumerate(codes) if code not in (EXIT_OK, EXIT_REQUEUE, *KILLED))
-            if state.failures > self.pod.backoff_limit:
-                self._fail(gang, index, f"BackoffLimitExceeded: {state.failures} crash(es), backoffLimit "
-                                        f"{self.pod.backoff_limit}")
-            else:
-                self._say(f"index {index} crashed (exit {codes[index]}): failure {state.failures} of "
-                          f"{self.pod.backoff_limit} allowed, retrying")
+            self._replace(index, pod, verdict)
+        self.state.save(self.folder)
 
-    def _fail(self, gang: Gang, index: int, reason: str) -> None:
-        self.state.status, self.state.reason = "Failed", reason
-        self._say(f"failed: {reason}; last lines of index {index}:")
-        for line in gang.tail(index):
+    def _replace(self, index: int, pod: PodProcess, verdict) -> None:
+        state = self.state
+        self.failed_since_success += 1
+        if verdict.counted:
+            state.failures += 1
+            if state.failures > self.pod.backoff_limit:
+                self._fail(pod, f"BackoffLimitExceeded: {state.failures} crash(es), backoffLimit {self.pod.backoff_limit}")
+                return
+        else:
+            state.preemptions += 1
+        delay = backoff_seconds(self.failed_since_success, self.backoff_base)
+        counted = f"failure {state.failures} of {self.pod.backoff_limit} allowed" if verdict.counted else "not counted"
+        self._say(f"index {index} attempt {pod.attempt} ended: {verdict.reason}; replacing it "
+                  f"({counted}){f' in {delay:.0f} s (pod-failure back-off)' if delay else ''}")
+        self.due[index] = time.monotonic() + delay
+
+    def _fail(self, pod: PodProcess, reason: str) -> None:
+        self._say(f"failed: {reason}; last lines of index {pod.index}:")
+        for line in pod.tail():
             self._say(f"  | {line}")
+        self._stop_running("Failed", reason)
+
+    def _stop_running(self, status: str, reason: str) -> None:
+        """Stop every running pod gracefully and record the outcome, whatever happens."""
+        self.state.status, self.state.reason = status, reason
+        self.due.clear()
+        stop_all(list(self.pods.values()), self.pod.grace_seconds)
+        for index, pod in self.pods.items():
+            self.state.record_exit(index, pod.attempt, pod.poll(), self.disrupted.get((index, pod.attempt)))
+        self.pods.clear()
+        self.state.save(self.folder)
+
+    def _line(self, index: int, line: str) -> None:
+        """Follow rank 0's progress: training (re)started, step reached, steps replayed after a loss."""
+        if match := STEP.search(line):
+            self.step = int(match.group(1))
+        elif match := RESUMED.search(line):  # printed by global rank 0 each time the gang (re)starts training
+            self.training_since = time.monotonic()
+            if self.lost_at_step is not None:
+                resumed = int(match.group(1))
+                self._say(f"resumed from the checkpoint at step {resumed}: {max(0, self.lost_at_step - resumed)} "
+                          f"step(s) replayed (the gang had reached step {self.lost_at_step})")
+                self.lost_at_step = None
+
+    def _drill(self) -> None:
+        since = self.training_since
+        if not self.drills or since is None or time.monotonic() - since < self.drills[0].after:
+            return
+        index = self.drills[0].index
+        index = index if index is not None else self.rng.randrange(self.pod.completions)
+        pod = self.pods.get(index)
+        if pod is None:
+            return  # that index is being replaced: drill once it runs again
+        drill, self.training_since = self.drills.pop(0), None
+        self.disrupted[(index, pod.attempt)] = "kill" if drill.kill else "preempt"
+        if drill.kill:
+            self._say(f"hard-kill drill at step {self.step}: SIGKILL to every process of index {index}, no notice")
+            pod.kill()
+        else:
+            self._say(f"preemption drill: SIGTERM to index {index}; SIGKILL after {self.pod.grace_seconds} s")
+            pod.terminate()
+            self.kill_at[index] = time.monotonic() + self.pod.grace_seconds
 
     def _past_deadline(self) -> bool:
         deadline = self.pod.deadline_seconds

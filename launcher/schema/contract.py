@@ -21,6 +21,8 @@ ENV_EXPERIMENT_CONFIG = "EXPERIMENT_CONFIG"
 
 # The trainer prints this once training (fresh or resumed) begins; the local runner times drills from it.
 TRAINING_STARTED = "training from step"
+# ... and, every train.log_every_n_steps optimizer steps, "<STEP_REACHED> <step>/<total> ...".
+STEP_REACHED = "reached step"
 
 # A checkpoint save that takes more than this share of job.grace_period_seconds may be cut off by SIGKILL: the
 # launcher warns from the size the model implies, the trainer from the last save it timed.

@@ -40,7 +40,8 @@ class CheckpointWriter:
         self.log, self.peer_timeout, self.attempt = log, peer_timeout, attempt
         self.jobs: queue.Queue[Job] = queue.Queue()
         self.pending: list[Job] = []
-        self.last_committed: int | None = None
+        self.last_committed: int | None = None  # rank 0: the newest step it committed
+        self.last_written: int | None = None  # any rank: the newest step whose files it made durable
         self.last_seconds: float = 0.0
         self.error: Exception | None = None
         self.hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-hash")
@@ -82,6 +83,8 @@ class CheckpointWriter:
                     committed = self._write(job)
                 except Exception as exc:  # reported on the next flush(), from the training thread
                     self.error = exc
+            if self.error is None:
+                self.last_written = job.step
             job.done.set()  # durable now; pruning old checkpoints is nobody's wait
             if committed:
                 self._prune(job.step)

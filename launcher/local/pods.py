@@ -1,0 +1,116 @@
+"""One local "pod": the process of one completion index's attempt, its output, and signals to it."""
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import psutil
+
+from .echo import Echo
+from .pod import LocalPod, index_env
+from .state import log_path
+
+PROGRESS_EVERY = 2.0  # seconds between echoed progress-bar updates; the log file keeps all of them
+
+
+class PodProcess:
+    """Index `index`'s attempt `attempt`: `python -m trainer` (the elastic agent and its workers) in a
+    session of its own, so a terminal's Ctrl-C reaches only the supervisor. `on_line` sees every line."""
+
+    def __init__(self, pod: LocalPod, folder: Path, index: int, attempt: int, port: int, echo: Echo,
+                 on_line: Callable[[int, str], None]):
+        self.index, self.attempt, self.echo, self.on_line = index, attempt, echo, on_line
+        self.log = log_path(folder, index, attempt)
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(pod.command, env={**os.environ, **index_env(pod, index, port)},
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.reader = threading.Thread(target=self._pump, daemon=True)
+        self.reader.start()
+
+    def poll(self) -> int | None:
+        """The exit code once the pod's main process has exited (a signal shows as a negative code)."""
+        return self.proc.poll()
+
+    def terminate(self) -> None:
+        """SIGTERM to the pod's main process, as the kubelet sends it to the container's PID 1."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL to every process of the pod at once, as when its node vanishes or its grace runs out."""
+        try:
+            tree = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            tree = []
+        for process in tree:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        self.proc.wait()
+
+    def wait(self, timeout: float | None) -> bool:
+        """True once the pod's main process has exited (within `timeout` seconds)."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        self.reader.join(timeout=5)
+        return True
+
+    def tail(self, lines: int = 10) -> list[str]:
+        text = self.log.read_text(errors="replace") if self.log.is_file() else ""
+        return [line for line in text.replace("\r", "\n").splitlines() if line.strip()][-lines:]
+
+    def _pump(self) -> None:
+        """Copy the output to the log file, whatever happens to the echo, and echo it prefixed with the index.
+
+        Progress bars redraw with carriage returns and no newline, so output is read in chunks, not lines;
+        a bar is echoed at most every PROGRESS_EVERY seconds."""
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        last_bar, pending = 0.0, ""
+        with open(self.log, "wb") as log:
+            while chunk := self.proc.stdout.read1(1 << 16):
+                log.write(chunk)
+                log.flush()
+                lines, bars, pending = split_output(pending + chunk.decode(errors="replace"))
+                if bars and time.monotonic() - last_bar >= PROGRESS_EVERY:
+                    last_bar = time.monotonic()
+                    self._say(bars[-1])
+                for line in lines:
+                    self.on_line(self.index, line)
+                    self._say(line)
+            if pending.strip():
+                self._say(pending)
+
+    def _say(self, text: str) -> None:
+        self.echo.line(f"[{self.index}] {text.strip()}")
+
+
+def stop_all(pods: list[PodProcess], grace: float) -> None:
+    """SIGTERM every pod, SIGKILL what still runs after `grace` seconds, as the kubelet does."""
+    for pod in pods:
+        pod.terminate()
+    end = time.monotonic() + grace
+    for pod in pods:
+        if not pod.wait(max(0.0, end - time.monotonic())):
+            pod.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def split_output(text: str) -> tuple[list[str], list[str], str]:
+    """Complete lines, progress-bar redraws (ended by a carriage return), and the unfinished rest."""
+    *complete, rest = text.split("\n")
+    lines = [line.split("\r")[-1] for line in complete if line.split("\r")[-1].strip()]
+    *bars, rest = rest.split("\r")
+    return lines, [b for b in bars if b.strip()], rest

@@ -1,0 +1,122 @@
+"""The pod's process when the gang spans processes: torch's elastic agent, as torchrun runs it.
+
+Every pod runs one agent; the agents meet in a c10d rendezvous hosted by index 0's agent at
+MASTER_ADDR:MASTER_PORT, and each starts NPROC_PER_NODE workers (`python -m trainer` again, now with
+torch's worker environment: RANK, WORLD_SIZE, LOCAL_RANK, GROUP_RANK and a MASTER_ADDR:MASTER_PORT chosen
+afresh for each round). When a peer vanishes, the survivors' workers leave their collective (exit 75), the
+agent re-forms the gang in the next rendezvous round, which the replacement pod joins; a rank of an old
+round can never pair with one of a new round (each round has its own worker store). Torch's documentation:
+https://docs.pytorch.org/docs/stable/elastic/agent.html and .../elastic/rendezvous.html.
+
+Outcomes map onto the Job's exit codes: workers that finished -> 0; a bad config in any worker -> 2; a
+requeue, a SIGTERM, a rendezvous that did not fill in time or lost its host -> 75; anything else -> the
+crash code, for backoffLimit to count.
+"""
+
+import logging
+import os
+import signal
+import sys
+
+from torch.distributed import DistError
+from torch.distributed.elastic.agent.server.api import RunResult, WorkerSpec
+from torch.distributed.elastic.agent.server.local_elastic_agent import LocalElasticAgent
+from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
+from torch.distributed.elastic.multiprocessing.api import SignalException
+from torch.distributed.elastic.rendezvous import RendezvousParameters
+from torch.distributed.elastic.rendezvous import registry as rendezvous_registry
+from torch.distributed.elastic.rendezvous.api import RendezvousError, RendezvousTimeoutError
+
+from launcher.schema import EXIT_BAD_CONFIG, EXIT_CRASH, EXIT_OK, EXIT_REQUEUE, Experiment
+
+from .env import Cluster
+
+# In-place re-forms after a lost peer. Loops without progress are bounded by the workers' own count
+# (checkpoint.max_requeues_without_progress), which exits 1 and so ends the agent too.
+MAX_REFORMS = 100
+STOP_WORKERS_SECONDS = 10  # a worker stopped for a re-form has lost a peer: it has nothing to commit
+
+
+class TrainerAgent(LocalElasticAgent):
+    """torch's local elastic agent with two changes for Job semantics: only the requeue code re-forms the
+    gang in place (a bad config or a crash ends the pod with its code, for the Job to judge), and on
+    SIGTERM the workers get the pod's whole grace period to commit, not torch's 30 s."""
+
+    def __init__(self, spec: WorkerSpec, grace_seconds: int):
+        super().__init__(spec, DefaultLogsSpecs(), start_method="spawn", shutdown_timeout=grace_seconds)
+        self.grace_seconds = grace_seconds
+
+    def _monitor_workers(self, worker_group) -> RunResult:
+        result = super()._monitor_workers(worker_group)
+        if result.is_failed() and any(f.exitcode != EXIT_REQUEUE for f in result.failures.values()):
+            self._remaining_restarts = 0
+        return result
+
+    def _stop_workers(self, worker_group) -> None:
+        super()._shutdown(signal.SIGTERM, STOP_WORKERS_SECONDS)
+
+    def _shutdown(self, death_sig: signal.Signals = signal.SIGTERM, timeout: int = 30) -> None:
+        super()._shutdown(death_sig, max(timeout, self.grace_seconds))
+
+
+def run_agent(exp: Experiment, cluster: Cluster, argv: list[str]) -> int:
+    """Run this pod's workers until the gang finishes or this pod must end; returns the exit code."""
+    _quiet_torch_elastic()
+    # Each round's workers get a store of their own on a fresh port: with the store shared across rounds
+    # (torch's default since 2.5), a node that joins a later round waits forever for keys the old rank 0
+    # never writes again (https://github.com/pytorch/pytorch/issues/135712), and a round's workers
+    # could meet keys of the one before.
+    os.environ["TORCH_DISABLE_SHARE_RDZV_TCP_STORE"] = "1"
+    signal.signal(signal.SIGTERM, _stop)  # until the workers start, then torch's own handler does the same
+    signal.signal(signal.SIGINT, _stop)
+    agent = TrainerAgent(worker_spec(exp, cluster, argv), exp.job.grace_period_seconds)
+    try:
+        result = agent.run()
+    except SignalException as exc:
+        return _say(EXIT_REQUEUE, f"requeue: stopped by {signal.Signals(exc.sigval).name}")
+    except RendezvousTimeoutError:
+        return _say(EXIT_REQUEUE, f"requeue: the gang of {cluster.nnodes} did not form within "
+                                  f"{exp.job.peer_timeout_seconds} s (a peer not scheduled yet?)")
+    except (RendezvousError, DistError) as exc:  # the rendezvous host (index 0) is gone or unreachable
+        return _say(EXIT_REQUEUE, f"requeue: lost the rendezvous ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0][:200]})")
+    return EXIT_OK if not result.is_failed() else workers_exit_code(result)
+
+
+def worker_spec(exp: Experiment, cluster: Cluster, argv: list[str]) -> WorkerSpec:
+    """NPROC_PER_NODE workers running `python -m trainer ARGV`, in a c10d rendezvous of NNODES agents."""
+    loopback = cluster.master_addr.startswith("127.") or cluster.master_addr == "localhost"
+    params = RendezvousParameters(
+        backend="c10d", endpoint=f"{cluster.master_addr}:{cluster.master_port}", run_id=cluster.run_id,
+        min_nodes=cluster.nnodes, max_nodes=cluster.nnodes,
+        local_addr="127.0.0.1" if loopback else None,  # else the pod's FQDN, which the headless Service resolves
+        is_host=cluster.node_rank == 0, join_timeout=exp.job.peer_timeout_seconds)
+    return WorkerSpec(role="trainer", local_world_size=cluster.nproc_per_node, entrypoint=sys.executable,
+                      args=("-m", "trainer", *argv), rdzv_handler=rendezvous_registry.get_rendezvous_handler(params),
+                      max_restarts=MAX_REFORMS, monitor_interval=0.5, local_addr=params.local_addr)
+
+
+def workers_exit_code(result: RunResult) -> int:
+    """The pod's exit code from its failed workers' codes (a signal shows as a negative code)."""
+    codes = [failure.exitcode for failure in result.failures.values()]
+    if EXIT_BAD_CONFIG in codes:
+        return EXIT_BAD_CONFIG
+    if all(code in (EXIT_REQUEUE, -signal.SIGTERM, -signal.SIGKILL) for code in codes):
+        return EXIT_REQUEUE
+    return next((code for code in codes if 0 < code < 256 and code != EXIT_REQUEUE), EXIT_CRASH)
+
+
+def _stop(signum, frame) -> None:
+    raise SignalException(f"Process {signum} got signal", sigval=signal.Signals(signum))
+
+
+def _say(code: int, summary: str) -> int:
+    print(summary, file=sys.stderr, flush=True)
+    return code
+
+
+def _quiet_torch_elastic() -> None:
+    """torch's agent logs every rendezvous step at INFO; keep warnings (restarts, lost peers) and errors."""
+    level = os.environ.get("KUBETRAIN_AGENT_LOG_LEVEL", "WARNING")  # INFO shows every rendezvous step
+    logging.basicConfig(format="[agent] %(message)s", level=level)
+    logging.getLogger("torch.distributed.elastic").setLevel(level)
