@@ -39,6 +39,13 @@ def test_every_cpu_quantity_sizes_the_thread_pool(monkeypatch, cpu, nproc, threa
         torch.set_num_threads(before)
 
 
+def test_a_trainer_given_millicores_trains_to_the_end(tmp_path):
+    config = trainer_config(tmp_path, resources={"cpu": "500m"}, train={"max_steps": 1})
+    ((proc, out, err),) = run_trainer(config)
+    assert proc.returncode == 0, err
+    assert out.splitlines()[-1].startswith("finished: steps=1")
+
+
 def commit_checkpoint(root, world_size: int, step: int = 4) -> str:
     """A verified checkpoint written by `world_size` ranks, as the writer commits it: files, then the manifest."""
     store = open_store(str(root), "run")
