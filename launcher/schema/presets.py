@@ -21,7 +21,7 @@ MIG_PROFILES: dict[str, tuple[str, tuple[str, ...]]] = {
     "A100-80GB": (r"A100.*80GB", ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")),
     "H100-80GB": (r"H100-(80GB|PCIe|SXM5-80GB)", ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")),
     "H100-94GB": (r"H100-NVL", ("1g.12gb", "1g.24gb", "2g.24gb", "3g.47gb", "4g.47gb", "7g.94gb")),
-    "H100-96GB": (r"GH200", ("1g.12gb", "1g.24gb", "2g.24gb", "3g.48gb", "4g.48gb", "7g.96gb")),
+    "H100-96GB": (r"H100.*96GB", ("1g.12gb", "1g.24gb", "2g.24gb", "3g.48gb", "4g.48gb", "7g.96gb")),
     "H200-141GB": (r"(?<!G)H200", ("1g.18gb", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb", "7g.141gb")),
     "B200-180GB": (r"(?<!G)B200", ("1g.23gb", "1g.45gb", "2g.45gb", "3g.90gb", "4g.90gb", "7g.180gb")),
 }
