@@ -13,7 +13,7 @@ from launcher.schema import EXIT_BAD_CONFIG, EXIT_CRASH, EXIT_OK, EXIT_REQUEUE, 
 from launcher.schema import contract as c
 from launcher.schema.errors import describe
 
-from .checkpoints.store import StoreError
+from .checkpoints.store import StoreError, open_store
 from .env import Cluster
 from .preemption import Preempted
 from .records import DataError
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None, flag: StopFlag | None = None) -> int:
     except RequeueLoop as exc:
         return _finish(EXIT_CRASH, f"error: {exc}")
     scalars = {k: v for k, v in metrics.items() if not isinstance(v, list)}
-    return _finish(EXIT_OK, "finished: " + ", ".join(f"{k}={v}" for k, v in scalars.items()))
+    return _finish(EXIT_OK, "finished: " + ", ".join(f"{k}={v}" for k, v in scalars.items()), scalars)
 
 
 def _run_agent(config: Path, cluster: Cluster, flag: StopFlag) -> int:
@@ -69,12 +69,27 @@ def _run_agent(config: Path, cluster: Cluster, flag: StopFlag) -> int:
     return run_agent(exp, cluster, ["--config", str(config)])
 
 
-def _finish(code: int, summary: str) -> int:
-    """Print the outcome and leave it in the termination log, where `kubectl describe` shows it."""
+def _finish(code: int, summary: str, metrics: dict | None = None) -> int:
+    """Print the outcome and leave it in the termination log as contract.termination_message (with the newest
+    committed checkpoint step and the final metrics), where `launch status` and `kubectl describe` read it."""
     print(summary, file=sys.stderr if code else sys.stdout, flush=True)
     if Path(c.TERMINATION_LOG).parent.is_dir() and os.access(c.TERMINATION_LOG, os.W_OK):
-        Path(c.TERMINATION_LOG).write_text(summary[:4000] + "\n")
+        message = c.termination_message(code, summary, _committed_step(), metrics)
+        Path(c.TERMINATION_LOG).write_text(message + "\n")
     return code
+
+
+def _committed_step() -> int | None:
+    """The newest checkpoint step of this run whose files match its manifest (sizes), or None; a store that
+    cannot be read (bad config, no credentials) gives None rather than hiding the exit's own reason."""
+    from .checkpoints.catalog import entries  # torch-free
+
+    cluster = Cluster.from_env()
+    try:
+        store = open_store(cluster.checkpoint_uri, cluster.run_id)
+        return next((e.step for e in entries(store) if e.valid), None)
+    except (StoreError, OSError, ValueError):
+        return None
 
 
 def _quiet_libraries() -> None:

@@ -34,3 +34,51 @@ CONFIG_PATH = f"{CONFIG_MOUNT_DIR}/{CONFIG_FILE_NAME}"
 CONTAINER_NAME = "trainer"
 TERMINATION_LOG = "/dev/termination-log"
 COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
+
+# The termination message every trainer process writes to TERMINATION_LOG when it exits, and the launcher reads
+# from the pod's `status.containerStatuses[].state.terminated.message`. One line of JSON (the kubelet keeps at
+# most 4096 bytes of it):
+#   {"v": 1, "outcome": "finished" | "requeue" | "error", "exit_code": int,
+#    "committed_step": int | null  (the newest checkpoint step whose manifest verified, null if none),
+#    "metrics": {name: number}      (final scalars; {} unless finished),
+#    "summary": str                 (the line the trainer printed, cut to fit)}
+TERMINATION_MESSAGE_VERSION = 1
+TERMINATION_MESSAGE_MAX_BYTES = 4096
+
+
+def termination_message(exit_code: int, summary: str, committed_step: int | None = None,
+                        metrics: dict | None = None) -> str:
+    """The JSON line above, at most TERMINATION_MESSAGE_MAX_BYTES of UTF-8: metrics are dropped, then the
+    summary is cut, when it would not fit."""
+    outcome = {EXIT_OK: "finished", EXIT_REQUEUE: "requeue"}.get(exit_code, "error")
+    body = {"v": TERMINATION_MESSAGE_VERSION, "outcome": outcome, "exit_code": exit_code,
+            "committed_step": committed_step, "metrics": dict(metrics or {}), "summary": summary}
+    if len(_compact(body)) > TERMINATION_MESSAGE_MAX_BYTES:
+        body["metrics"] = {}
+    while len(_compact(body)) > TERMINATION_MESSAGE_MAX_BYTES:
+        body["summary"] = body["summary"][: len(body["summary"]) * 3 // 4]
+    return _compact(body).decode()
+
+
+def _compact(body: dict) -> bytes:
+    import json
+
+    return json.dumps(body, separators=(",", ":"), default=str).encode()
+
+
+def parse_termination_message(text: str | None) -> dict:
+    """The fields of a termination message: {"committed_step", "metrics", "summary", "outcome"}. A message in
+    another format (an older trainer, a crash before main ran) is kept whole as the summary; never raises."""
+    import json
+
+    empty = {"committed_step": None, "metrics": {}, "summary": (text or "").strip(), "outcome": None}
+    try:
+        body = json.loads(text or "")
+    except ValueError:
+        return empty
+    if not isinstance(body, dict) or body.get("v") != TERMINATION_MESSAGE_VERSION:
+        return empty
+    step = body.get("committed_step")
+    metrics = body.get("metrics") if isinstance(body.get("metrics"), dict) else {}
+    return {"committed_step": step if isinstance(step, int) else None, "metrics": metrics,
+            "summary": str(body.get("summary", "")), "outcome": body.get("outcome")}
