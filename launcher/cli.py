@@ -16,6 +16,13 @@ ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML file.", show_de
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: a.b=value (repeatable).")]
 RunIdOpt = Annotated[Optional[str], typer.Option("--run-id", help="Run id; default <name>-<config hash>.")]
 OutputOpt = Annotated[str, typer.Option("-o", "--output", help="yaml or json.")]
+NamespaceOpt = Annotated[Optional[str], typer.Option(
+    "--namespace", "-n", help="Namespace (default: the config's for train, else the context's, else default).")]
+ContextOpt = Annotated[Optional[str], typer.Option(help="kubeconfig context (default: the current one).")]
+KubeconfigOpt = Annotated[Optional[Path], typer.Option(help="kubeconfig file (default: $KUBECONFIG, "
+                                                            "~/.kube/config, or in-cluster).")]
+LocalOpt = Annotated[bool, typer.Option("--local", help="A run of this machine (launch train --local).")]
+TextOpt = Annotated[str, typer.Option("-o", "--output", help="text or json.")]
 
 
 def _warn(messages: list[str]) -> None:
@@ -76,15 +83,31 @@ def train(
     pod_backoff: Annotated[float, typer.Option(
         help="First step of the pod-failure back-off, in seconds (the Job controller's is 10).")] = 10.0,
     output: Annotated[str, typer.Option("-o", "--output", help="text, or json: the summary as JSON.")] = "text",
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    dry_run: Annotated[Optional[str], typer.Option(
+        "--dry-run", help="client: print what would be created; server: the API server validates every "
+                          "object (dryRun=All), nothing is created.")] = None,
+    wait: Annotated[bool, typer.Option(help="Follow the cluster run to its end; exit 0 only if it succeeded.")] = False,
 ) -> None:
-    """Train an experiment: on this machine with --local."""
+    """Train an experiment: on the cluster of the kubeconfig, or on this machine with --local."""
+    if not local:
+        from .cluster import commands
+
+        if dry_run not in (None, "client", "server"):
+            raise ConfigError(f"--dry-run {dry_run}: allowed: client, server")
+        from .render import warnings
+
+        overrides = [*(set_ or []), *([f"namespace={namespace}"] if namespace else [])]
+        run = load_run(config, overrides, run_id)
+        _warn(warnings(run.experiment))
+        target = commands.Target(namespace, context, kubeconfig, runs_root)
+        raise typer.Exit(commands.train(target, run, dry_run or "", wait, output, typer.echo))
     from .local.echo import Echo
     from .local.runner import LocalOptions, train_local
     from .local.supervisor import Cancelled, Drill
 
-    if not local:
-        raise ConfigError("cluster submission is not available yet: use --local, or "
-                          "`launch render CONFIG | kubectl apply -f -`")
     run = load_run(config, set_ or [], run_id)
     _check_index("--preempt-index", preempt_index, run.experiment.resources.nodes)
     _check_index("--kill-index", kill_index, run.experiment.resources.nodes)
@@ -97,7 +120,9 @@ def train(
         state = train_local(run, options, echo=echo)
     except Cancelled:
         raise typer.Exit(130) from None
-    _print_summary(state.summary(), output, echo)
+    from .status_local import local_status
+
+    _print_summary(local_status(state).to_json(), output, echo)
     raise typer.Exit(0 if state.status == "Succeeded" else 1)
 
 
@@ -105,45 +130,58 @@ RunsRootOpt = Annotated[Path, typer.Option(help="Folder holding local run state 
 RunArg = Annotated[str, typer.Argument(help="Run id.", show_default=False)]
 
 
-@app.command()
-def status(run_id: RunArg, runs_root: RunsRootOpt = Path("runs"), output: OutputOpt = "text") -> None:
-    """Show a local run: status, attempts, preemptions, metrics."""
-    state = _state(runs_root, run_id)
-    if output == "json":
-        typer.echo(json.dumps(state.summary()))
-        return
-    from rich.console import Console
-    from rich.table import Table
+def _target(namespace, context, kubeconfig, runs_root):
+    from .cluster.commands import Target
 
-    table = Table(title=f"run {run_id}", show_header=False)
-    for key, value in state.summary().items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
-    Console().print(table)
+    return Target(namespace, context, kubeconfig, runs_root)
+
+
+@app.command()
+def status(run_id: RunArg, local: LocalOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
+           kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"), output: TextOpt = "text") -> None:
+    """Show a run: phase, per index its pod, node, state, attempts, preemptions, failures; committed step."""
+    if local:
+        from .status_local import local_status
+        from .status_table import print_status
+
+        print_status(local_status(_state(runs_root, run_id)), output, typer.echo)
+        return
+    from .cluster import commands
+
+    raise typer.Exit(commands.status(_target(namespace, context, kubeconfig, runs_root), run_id, output, typer.echo))
 
 
 @app.command("list")
-def list_runs(runs_root: RunsRootOpt = Path("runs"), output: OutputOpt = "text") -> None:
-    """List local runs."""
+def list_runs(local: LocalOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
+              kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"), output: TextOpt = "text") -> None:
+    """List the runs of a namespace (or, with --local, of this machine)."""
+    if not local:
+        from .cluster import commands
+
+        raise typer.Exit(commands.list_runs(_target(namespace, context, kubeconfig, runs_root), output, typer.echo))
     from .local.state import list_runs as local_runs
+    from .status_local import local_status
+    from .status_table import print_list
 
-    states = local_runs(runs_root)
-    if output == "json":
-        typer.echo(json.dumps([s.summary() for s in states]))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("run", "status", "attempts", "preemptions", "test accuracy")
-    for s in states:
-        table.add_row(s.run_id, s.status, str(s.attempts), str(s.preemptions), str(s.metrics.get("test_accuracy", "")))
-    Console().print(table)
+    print_list([local_status(s) for s in local_runs(runs_root)], output, typer.echo)
 
 
 @app.command()
 def logs(run_id: RunArg, index: Annotated[int, typer.Option(help="Completion index.")] = 0,
-         attempt: Annotated[Optional[int], typer.Option(help="Attempt (default: the last).")] = None,
-         runs_root: RunsRootOpt = Path("runs")) -> None:
-    """Print the saved log of one index of one attempt of a local run."""
+         attempt: Annotated[Optional[int], typer.Option(help="Attempt K: the K-th pod of the index (default: "
+                                                              "the last).")] = None,
+         tail: Annotated[Optional[int], typer.Option(help="Only the last N lines.")] = None,
+         follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow the index across pod replacements "
+                                                                     "until the run ends.")] = False,
+         local: LocalOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
+         kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs")) -> None:
+    """Print the log of one attempt of one index, or follow the index (-f)."""
+    if not local:
+        from .cluster import commands
+
+        target = _target(namespace, context, kubeconfig, runs_root)
+        raise typer.Exit(commands.logs(target, run_id, index, attempt, tail, follow, typer.echo,
+                                       lambda line: typer.echo(line, err=True)))
     from .local.state import log_path
 
     state = _state(runs_root, run_id)
@@ -151,7 +189,36 @@ def logs(run_id: RunArg, index: Annotated[int, typer.Option(help="Completion ind
     path = log_path(runs_root / run_id, index, attempt)
     if not path.is_file():
         raise ConfigError(f"no log for index {index}, attempt {attempt} of run {run_id}")
-    typer.echo(path.read_text(errors="replace").replace("\r", "\n"), nl=False)
+    lines = path.read_text(errors="replace").replace("\r", "\n").splitlines(keepends=True)
+    typer.echo("".join(lines[-tail:] if tail else lines), nl=False)
+
+
+@app.command()
+def cancel(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt = None,
+           kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"), output: TextOpt = "text") -> None:
+    """Delete a cluster run's Job, pods, ConfigMap and Service (foreground); checkpoints are kept."""
+    from .cluster import commands
+
+    raise typer.Exit(commands.cancel(_target(namespace, context, kubeconfig, runs_root), run_id, output, typer.echo))
+
+
+@app.command()
+def resume(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt = None,
+           kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"), output: TextOpt = "text") -> None:
+    """Bring back a Failed or Cancelled cluster run under its run id; it continues from its checkpoint."""
+    from .cluster import commands
+
+    raise typer.Exit(commands.resume(_target(namespace, context, kubeconfig, runs_root), run_id, output, typer.echo))
+
+
+@app.command()
+def doctor(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt = None,
+           kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"), output: TextOpt = "text") -> None:
+    """Explain why a cluster run is not progressing, with the fix; exit 1 when something is wrong."""
+    from .cluster import commands
+
+    raise typer.Exit(commands.diagnose(_target(namespace, context, kubeconfig, runs_root), run_id, output,
+                                       typer.echo))
 
 
 @app.command()

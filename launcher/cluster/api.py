@@ -1,0 +1,228 @@
+"""The one module that imports `kubernetes`: every call the launcher makes to the API server goes through Kube.
+
+- Objects come back as plain dicts in the API's own JSON (camelCase, RFC 3339 strings): each call passes
+  `_preload_content=False` and decodes the body with `json.loads`, which skips the client's model
+  deserialisation (slow, and lossy for fields newer than the client) and gives the pure modules
+  (runstatus, doctor, submit) the same shapes `kubectl get -o json` shows.
+- Every call has a timeout (`_request_timeout=(connect, read)`); 429 (Retry-After honoured), 5xx and dropped
+  connections are retried by retry.RetryPolicy; every other error becomes one ClusterError line that names
+  the verb and resource (401/403 also name manifests/rbac.yaml). The CLI prints it without a traceback.
+- Kube takes its ApiClient as an argument (tests pass one pointed at tests/cluster's control plane);
+  `connect` builds one from a kubeconfig, or in-cluster credentials, as kubectl would.
+"""
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import urllib3
+from kubernetes import client, config
+
+from ..loading import ConfigError
+from .retry import RetryPolicy, retryable
+
+CONNECT_SECONDS = 5.0
+READ_SECONDS = 30.0
+LOG_TRIES = 2  # a kubelet that cannot serve a log rarely recovers within a retry; the follower tries again
+DROPPED = (urllib3.exceptions.ProtocolError, urllib3.exceptions.MaxRetryError, urllib3.exceptions.TimeoutError,
+           ConnectionError)
+RBAC_HINT = "manifests/rbac.yaml's Role `launcher` grants what launch needs"
+
+
+class ClusterError(ConfigError):
+    """An API call that cannot succeed (refused, not found, bad request, retries used up): one line, exit 2.
+    `status`: the HTTP status, None when there was no answer."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class Dropped(ClusterError):
+    """A stream (log or watch) broke off mid-way; the caller resumes it."""
+
+
+def connect(kubeconfig: Path | None = None, context: str | None = None) -> client.ApiClient:
+    """An ApiClient from `kubeconfig` (default $KUBECONFIG or ~/.kube/config) and `context` (default: the
+    current one), or from the pod's ServiceAccount when no kubeconfig exists and none was named.
+    Raises ClusterError for a missing file or an unknown context."""
+    if kubeconfig is not None and not Path(kubeconfig).expanduser().is_file():
+        raise ClusterError(f"--kubeconfig {kubeconfig}: no such file")
+    default = Path(config.KUBE_CONFIG_DEFAULT_LOCATION).expanduser()
+    try:
+        if kubeconfig is None and context is None and not default.is_file() and _in_cluster():
+            config.load_incluster_config()
+            return client.ApiClient()
+        return config.new_client_from_config(config_file=str(kubeconfig) if kubeconfig else None, context=context)
+    except config.ConfigException as exc:
+        raise ClusterError(f"kubeconfig: {str(exc).splitlines()[0]}") from None
+
+
+def context_namespace(kubeconfig: Path | None = None, context: str | None = None) -> str | None:
+    """The namespace the kubeconfig's context names (kubectl's default namespace), None if it names none."""
+    try:
+        contexts, current = config.list_kube_config_contexts(str(kubeconfig) if kubeconfig else None)
+    except (config.ConfigException, OSError):
+        return None
+    chosen = next((c for c in contexts if c["name"] == context), None) if context else current
+    return ((chosen or {}).get("context") or {}).get("namespace")
+
+
+def _in_cluster() -> bool:
+    return Path("/var/run/secrets/kubernetes.io/serviceaccount/token").is_file()
+
+
+class Kube:
+    """API calls of one namespace. `calls` counts requests sent (retries included), for the benchmarks."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, policy: RetryPolicy = RetryPolicy(),
+                 sleep: Callable[[float], None] = time.sleep):
+        self.api, self.namespace, self.policy, self.sleep = api, namespace, policy, sleep
+        self.core, self.batch = client.CoreV1Api(api), client.BatchV1Api(api)
+        self.calls = 0
+
+    # The retrying core ------------------------------------------------------------------------------------
+    def raw(self, verb: str, resource: str, method: Callable, *args, read: float = READ_SECONDS,
+            tries: int | None = None, **kwargs):
+        """Call a generated client method with a timeout and the retry policy (at most `tries` tries if
+        given); returns the urllib3 response (the caller reads or streams it). Raises ClusterError for
+        answers retrying cannot fix."""
+        tries = tries or self.policy.attempts
+        for attempt in range(1, tries + 1):
+            self.calls += 1
+            try:
+                return method(*args, _preload_content=False, _request_timeout=(CONNECT_SECONDS, read), **kwargs)
+            except client.ApiException as exc:
+                if not retryable(exc.status) or attempt == tries:
+                    raise self.error(verb, resource, exc) from None
+                self.sleep(self.policy.delay(attempt, (exc.headers or {}).get("Retry-After")))
+            except DROPPED as exc:
+                if attempt == tries:
+                    raise ClusterError(f"{verb} {resource}: no answer from the API server after "
+                                       f"{attempt} tries ({type(exc).__name__})") from None
+                self.sleep(self.policy.delay(attempt))
+        raise AssertionError("unreachable")
+
+    def json(self, verb: str, resource: str, method: Callable, *args, **kwargs) -> dict:
+        """`raw`, decoded: the object or list as the API server wrote it."""
+        response = self.raw(verb, resource, method, *args, **kwargs)
+        try:
+            return json.loads(response.data or b"{}")
+        finally:
+            response.release_conn()
+
+    def error(self, verb: str, resource: str, exc: client.ApiException) -> ClusterError:
+        """One line for an API error; 401/403 name the verb and resource, and the Role that grants them."""
+        status = _status_body(exc.body)
+        message = status.get("message") or exc.reason or "no message"
+        details = status.get("details") or {}
+        if exc.status == 403:
+            return ClusterError(f"forbidden: cannot {verb} {resource} in namespace {self.namespace!r}: "
+                                f"{message} ({RBAC_HINT})", 403)
+        if exc.status == 401:
+            return ClusterError(f"unauthorized: the API server refused the kubeconfig's credentials to {verb} "
+                                f"{resource} (expired token or wrong user?)", 401)
+        if exc.status == 404 and details.get("kind") == "namespaces":
+            return ClusterError(f"namespace {details.get('name', self.namespace)!r} not found "
+                                f"(pass --namespace, or set it in the config)", 404)
+        return ClusterError(f"{verb} {resource}: {exc.status} {status.get('reason') or exc.reason}: {message}",
+                            exc.status)
+
+    def optional(self, verb: str, resource: str, method: Callable, *args, **kwargs) -> dict | None:
+        """`json`, or None when the object does not exist (404)."""
+        try:
+            return self.json(verb, resource, method, *args, **kwargs)
+        except ClusterError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    # Reads ------------------------------------------------------------------------------------------------
+    def job(self, name: str) -> dict | None:
+        return self.optional("get", f"jobs.batch/{name}", self.batch.read_namespaced_job, name, self.namespace)
+
+    def jobs(self, selector: str) -> list[dict]:
+        return self.json("list", "jobs.batch", self.batch.list_namespaced_job, self.namespace,
+                         label_selector=selector)["items"]
+
+    def pods(self, selector: str) -> list[dict]:
+        return self.pod_list(selector)["items"]
+
+    def pod_list(self, selector: str) -> dict:
+        """The PodList, with its metadata.resourceVersion (where a watch starts)."""
+        return self.json("list", "pods", self.core.list_namespaced_pod, self.namespace, label_selector=selector)
+
+    def events(self, field_selector: str = "") -> list[dict]:
+        return self.json("list", "events", self.core.list_namespaced_event, self.namespace,
+                         field_selector=field_selector or None)["items"]
+
+    def config_map(self, name: str) -> dict | None:
+        return self.optional("get", f"configmaps/{name}", self.core.read_namespaced_config_map, name, self.namespace)
+
+    # Writes -----------------------------------------------------------------------------------------------
+    def create(self, obj: dict, dry_run: bool = False) -> dict:
+        """Create a ConfigMap, Service or Job with strict field validation; `dry_run`: dryRun=All."""
+        methods = {"ConfigMap": self.core.create_namespaced_config_map,
+                   "Service": self.core.create_namespaced_service, "Job": self.batch.create_namespaced_job}
+        kind, name = obj["kind"], obj["metadata"]["name"]
+        return self.json("create", f"{kind.lower()}s/{name}", methods[kind], self.namespace, obj,
+                         field_validation="Strict", **({"dry_run": "All"} if dry_run else {}))
+
+    def patch_job(self, name: str, patch: dict) -> dict:
+        """A JSON merge patch of the Job."""
+        return self.json("patch", f"jobs.batch/{name}", self.batch.patch_namespaced_job, name, self.namespace,
+                         patch, _content_type="application/merge-patch+json")
+
+    def delete_job(self, name: str) -> dict | None:
+        """Delete with foreground propagation: the Job stays (deletionTimestamp set) until its pods, ConfigMap
+        and Service are gone. None if it was already gone."""
+        return self.optional("delete", f"jobs.batch/{name}", self.batch.delete_namespaced_job, name, self.namespace,
+                             propagation_policy="Foreground")
+
+    # Streams ----------------------------------------------------------------------------------------------
+    def log(self, pod: str, container: str, follow: bool = False, tail: int | None = None,
+            since_seconds: int | None = None, read: float = READ_SECONDS) -> Iterator[str]:
+        """The container's log, line by line (with the kubelet's RFC 3339 timestamp prefix)."""
+        response = self.raw("get", f"pods/{pod}/log", self.core.read_namespaced_pod_log, pod, self.namespace,
+                            container=container, follow=follow, tail_lines=tail, since_seconds=since_seconds,
+                            timestamps=True, read=read, tries=LOG_TRIES)
+        try:
+            yield from _lines(response.stream(4096))
+        except DROPPED as exc:
+            raise Dropped(f"log of {pod}: the stream broke off ({type(exc).__name__})") from None
+        finally:
+            response.release_conn()
+
+    def watch_pods(self, selector: str, resource_version: str, seconds: int = 60) -> Iterator[dict]:
+        """Watch events {"type", "object"} of the pods from `resource_version`, ended by the server after
+        `seconds`. An ERROR event is yielded as is (410 Gone: the caller re-lists; see follow.watch_changes)."""
+        response = self.raw("watch", "pods", self.core.list_namespaced_pod, self.namespace, label_selector=selector,
+                            watch=True, resource_version=resource_version, timeout_seconds=seconds,
+                            allow_watch_bookmarks=True, read=seconds + READ_SECONDS)
+        try:
+            yield from (json.loads(line) for line in _lines(response.stream(4096)) if line.strip())
+        except DROPPED as exc:
+            raise Dropped(f"watch of pods: the stream broke off ({type(exc).__name__})") from None
+        finally:
+            response.release_conn()
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
+    """Whole lines from a byte stream (UTF-8, undecodable bytes replaced), without their newlines."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *whole, pending = pending.split(b"\n")
+        yield from (line.decode("utf-8", "replace") for line in whole)
+    if pending:
+        yield pending.decode("utf-8", "replace")
+
+
+def _status_body(body) -> dict:
+    """The metav1.Status an error answer carries ({} for another body)."""
+    try:
+        status = json.loads(body or "")
+    except (TypeError, ValueError):
+        return {}
+    return status if isinstance(status, dict) else {}

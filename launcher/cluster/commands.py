@@ -1,0 +1,141 @@
+"""What `launch train|status|list|logs|cancel|resume|doctor` do on a cluster; launcher/cli.py parses the
+options and calls these. Output: Rich tables and plain lines for people, one JSON document for `-o json`.
+Each function returns the process's exit code."""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..loading import Run
+from ..render import render
+from ..status_table import print_list, print_status
+from . import doctor, follow, ops
+from .api import ClusterError, Kube, connect, context_namespace
+from .runstatus import run_status
+from .submit import submit
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to act: --namespace (default: the context's namespace, then "default"), --context,
+    --kubeconfig; `runs_root`: where this machine keeps cluster records (launcher/cluster/records.py)."""
+
+    namespace: str | None = None
+    context: str | None = None
+    kubeconfig: Path | None = None
+    runs_root: Path = Path("runs")
+
+    def kube(self, namespace: str | None = None) -> Kube:
+        api = connect(self.kubeconfig, self.context)
+        chosen = namespace or self.namespace or context_namespace(self.kubeconfig, self.context) or "default"
+        return Kube(api, chosen)
+
+
+def _json(value) -> str:
+    return json.dumps(value, default=str)
+
+
+def train(target: Target, run: Run, dry_run: str, wait: bool, output: str, say: Say) -> int:
+    """Submit (or check with `dry_run`), optionally follow to the end; 0 unless --wait saw it fail."""
+    objects = render(run.experiment, run.run_id)
+    if dry_run == "client":
+        say(_json({"dry_run": "client", "objects": objects}) if output == "json" else
+            f"dry run (client): would create {', '.join(o['kind'] + '/' + o['metadata']['name'] for o in objects)}"
+            f" in namespace {run.experiment.namespace}")
+        return 0
+    kube = target.kube(run.experiment.namespace)
+    submitted = submit(kube, objects, dry_run)
+    if not dry_run:
+        ops.remember(kube, run.run_id, objects[0]["data"]["config.yaml"], target.runs_root)
+    status = run_status(submitted.job, [])
+    if wait and not dry_run:
+        status = follow.wait_run(kube, run.run_id, say if output != "json" else lambda _: None)
+    verb = "server dry run passed for" if dry_run else "submitted" if submitted.created else "already submitted:"
+    say(_json({**status.to_json(), "created": submitted.created, "dry_run": dry_run}) if output == "json" else
+        f"{verb} run {run.run_id} in namespace {kube.namespace} ({status.status}); follow it with "
+        f"`launch logs {run.run_id} -f`, check it with `launch status {run.run_id}`")
+    return 0 if not wait or status.status == "Succeeded" else 1
+
+
+def status(target: Target, run_id: str, output: str, say: Say) -> int:
+    kube = target.kube()
+    found = ops.read_status(kube, run_id, target.runs_root)
+    if found is None:
+        raise ClusterError(f"no run {run_id!r} in namespace {kube.namespace!r} (see `launch list`)")
+    print_status(found, output, say)
+    return 0
+
+
+def list_runs(target: Target, output: str, say: Say) -> int:
+    print_list(ops.list_statuses(target.kube()), output, say)
+    return 0
+
+
+def logs(target: Target, run_id: str, index: int, attempt: int | None, tail: int | None, follow_: bool,
+         say: Say, note: Say) -> int:
+    kube = target.kube()
+    if kube.job(run_id) is None:
+        raise ClusterError(f"no run {run_id!r} in namespace {kube.namespace!r} (see `launch list`)")
+    if follow_:
+        follow.LogFollower(kube, run_id, index, say, note).run()
+        return 0
+    pod = follow.pick(kube.pods(ops.run_selector(run_id)), index, attempt)
+    for line in follow.read_log(kube, pod, tail):
+        say(line)
+    return 0
+
+
+def cancel(target: Target, run_id: str, output: str, say: Say) -> int:
+    before = ops.cancel(target.kube(), run_id, target.runs_root)
+    step = f" (last committed step {before.committed_step})" if before.committed_step is not None else ""
+    say(_json({**before.to_json(), "status": "Cancelled"}) if output == "json" else
+        f"cancelled run {run_id}: its Job, pods, ConfigMap and Service are deleted; its checkpoints are kept"
+        f"{step}. Bring it back with `launch resume {run_id}`")
+    return 0
+
+
+def resume(target: Target, run_id: str, output: str, say: Say) -> int:
+    before, submitted = ops.resume(target.kube(), run_id, target.runs_root)
+    if submitted is None:
+        say(_json(before.to_json()) if output == "json" else
+            f"run {run_id} is {before.status}: nothing to resume (only Failed or Cancelled runs are)")
+        return 0
+    status = run_status(submitted.job, [])
+    was = before.status if before else "gone"
+    say(_json(status.to_json()) if output == "json" else
+        f"resumed run {run_id} (was {was}): the trainer continues from its newest valid checkpoint")
+    return 0
+
+
+def diagnose(target: Target, run_id: str, output: str, say: Say) -> int:
+    """`launch doctor`: 0 when nothing is wrong, 1 when a finding is a problem."""
+    kube = target.kube()
+    job = kube.job(run_id)
+    if job is None:
+        raise ClusterError(f"no run {run_id!r} in namespace {kube.namespace!r} (see `launch list`)")
+    pods = kube.pods(ops.run_selector(run_id))
+    findings = doctor.diagnose(job, pods, kube.events(), _crash_logs(kube, pods))
+    if output == "json":
+        say(_json([f.__dict__ for f in findings]))
+    else:
+        for f in findings:
+            say(f"{'problem' if f.problem else 'ok'}: {f.what}" + (f" [{f.pod}]" if f.pod else ""))
+            for line in ([f"  fix: {f.fix}"] if f.fix else []) + [f"  | {e}" for e in f.evidence.splitlines()]:
+                say(line)
+    return 1 if any(f.problem for f in findings) else 0
+
+
+def _crash_logs(kube: Kube, pods: list[dict]) -> dict[str, list[str]]:
+    """The last lines of each index's newest crashed pod (one call per crashed index, at most)."""
+    out = {}
+    for pod in doctor.last_failed(pods):
+        done = doctor.terminated(pod)
+        if done and done.get("reason") != "OOMKilled" and not doctor.is_preempted(pod):
+            try:
+                out[pod["metadata"]["name"]] = list(follow.read_log(kube, pod, 20))
+            except ClusterError as exc:
+                out[pod["metadata"]["name"]] = [f"(log unavailable: {exc})"]
+    return out

@@ -1,0 +1,181 @@
+"""Pure: why a run is not progressing, in plain words with the fix, from its Job, pods and events.
+
+Inputs are API JSON dicts (launcher/cluster/api.py). Signals and their order follow the doctor table of
+shared/reference/kubernetes-run-status.md (appendix): terminal Job reasons first, then suspension and
+queueing, then each live pod's scheduling, image, config and volume problems, then ended pods (OOM, crash,
+preemption), then the Job controller's pod-failure backoff. Every finding is a Finding; a run with no
+problem gets one finding with `problem=False`.
+"""
+
+from dataclasses import dataclass
+
+from launcher.schema.contract import EXIT_BAD_CONFIG, parse_termination_message
+
+from .runstatus import QUEUE_LABEL, condition, container, is_preempted, pod_index, terminated
+from .scheduling import explain
+
+KUEUE_WEBHOOK = 'failed calling webhook "mjob.kb.io"'
+BACKOFF_BASE, BACKOFF_CAP = 10, 600  # the Job controller's pod-failure backoff, seconds
+
+
+@dataclass(frozen=True)
+class Finding:
+    """`what`: one line; `fix`: what to do; `evidence`: the API text it rests on; `problem`: False only for
+    "healthy" and for states that are fine to wait out (queued, backoff after preemptions)."""
+
+    what: str
+    fix: str = ""
+    evidence: str = ""
+    problem: bool = True
+    pod: str = ""
+
+
+def event_time(event: dict) -> str:
+    """Sort key: series.lastObservedTime, eventTime (scheduler events carry only these), lastTimestamp,
+    then metadata.creationTimestamp (3.5)."""
+    return ((event.get("series") or {}).get("lastObservedTime") or event.get("eventTime")
+            or event.get("lastTimestamp") or (event.get("metadata") or {}).get("creationTimestamp") or "")
+
+
+def events_of(events: list[dict], uid: str) -> list[dict]:
+    """The events about one object, newest last."""
+    return sorted((e for e in events if (e.get("involvedObject") or {}).get("uid") == uid), key=event_time)
+
+
+def job_findings(job: dict, pods: list[dict], events: list[dict]) -> list[Finding]:
+    """Terminal conditions, Kueue and suspension (rows 1-5)."""
+    for event in events_of(events, job["metadata"].get("uid", "")):
+        if KUEUE_WEBHOOK in (event.get("message") or ""):
+            return [Finding("Kueue's webhook is unreachable: the cluster cannot accept or start Jobs right now",
+                            "the Kueue controller is down, not your run: ask the cluster admins", event["message"])]
+    failed = condition(job, "Failed") or condition(job, "FailureTarget")
+    if failed:
+        return [_failed(failed, pods)]
+    if (job.get("spec") or {}).get("suspend"):
+        queue = ((job.get("metadata") or {}).get("labels") or {}).get(QUEUE_LABEL)
+        latest = events_of(events, job["metadata"].get("uid", ""))[-1:] or [{}]
+        if queue:
+            return [Finding(f"waiting in Kueue queue {queue} for quota", "nothing to fix unless it waits too long: "
+                            f"kubectl get workloads -n {job['metadata'].get('namespace')}",
+                            latest[0].get("message", ""), problem=False)]
+        return [Finding("the Job is suspended (spec.suspend: true), so no pod runs",
+                        f"`launch resume {job['metadata']['name']}` or unsuspend it")]
+    return []
+
+
+def _failed(found: dict, pods: list[dict]) -> Finding:
+    reason, message = found.get("reason", ""), found.get("message", "")
+    if reason == "PodFailurePolicy" and f"exit code {EXIT_BAD_CONFIG}" in message:
+        said = next((parse_termination_message(terminated(p).get("message"))["summary"] for p in pods
+                     if p["metadata"]["name"] in message), "")
+        return Finding(f"the trainer refused its config or data (exit {EXIT_BAD_CONFIG}): "
+                       f"{said or 'see `launch logs`'}", "fix the config or the data; retrying cannot help", message)
+    if reason == "BackoffLimitExceeded":
+        return Finding("the Job failed: its pods crashed more often than job.backoff_limit allows",
+                       "see the crashes below and `launch logs RUN --attempt K`; then `launch resume RUN`", message)
+    if reason == "DeadlineExceeded":
+        return Finding("the Job failed: it ran longer than job.active_deadline_seconds",
+                       "raise job.active_deadline_seconds, then `launch resume RUN` (it continues from its "
+                       "checkpoint; the timer restarts)", message)
+    return Finding(f"the Job failed: {reason}", "see `launch status RUN`", message)
+
+
+def waiting_finding(pod: dict, events: list[dict]) -> Finding | None:
+    """A live pod that cannot start (rows 7-10)."""
+    name = pod["metadata"]["name"]
+    unscheduled = next((c for c in (pod.get("status") or {}).get("conditions") or []
+                        if c.get("type") == "PodScheduled" and c.get("status") == "False"), None)
+    mine = events_of(events, pod["metadata"].get("uid", ""))
+    scheduling = [e for e in mine if e.get("reason") == "FailedScheduling"]
+    if unscheduled and unscheduled.get("reason") == "Unschedulable":
+        message = (scheduling[-1].get("message") if scheduling else "") or unscheduled.get("message", "")
+        return Finding("the scheduler finds no node for the pod", "; ".join(explain(message)), message, pod=name)
+    waiting = ((container(pod).get("state") or {}).get("waiting") or {})
+    if waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"):
+        image = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("image", "")
+        return Finding(f"the image {image} cannot be pulled ({waiting['reason']})",
+                       "check the image name and tag in `image`, and the pull secret if the registry is private",
+                       waiting.get("message", ""), pod=name)
+    if waiting.get("reason") == "CreateContainerConfigError":
+        return Finding(f"the container cannot be created: {waiting.get('message', '')}",
+                       "create the missing Secret or ConfigMap (or key) in the namespace, or fix its name in the "
+                       "config", waiting.get("message", ""), pod=name)
+    volume = [e for e in mine if e.get("reason") in ("FailedAttachVolume", "FailedMount")]
+    if volume:
+        message = volume[-1].get("message", "")
+        fix = ("a ReadWriteOnce volume is still attached to another node (the old pod's): use a ReadWriteMany "
+               "claim for checkpoints, or wait for the old attachment to be released") if "Multi-Attach" in message \
+            else "fix the volume the message names (kubectl describe pvc)"
+        return Finding("a volume cannot be attached or mounted", fix, message, pod=name)
+    return None
+
+
+def ended_finding(pod: dict, logs: list[str]) -> Finding | None:
+    """A pod that ended badly (rows 11-12): OOM, crash, or a preemption the Job ignores."""
+    done, name = terminated(pod), pod["metadata"]["name"]
+    if (pod.get("status") or {}).get("phase") != "Failed":
+        return None
+    if is_preempted(pod):
+        disruption = condition(pod, "DisruptionTarget") or {}
+        cause = disruption.get("reason") or f"exit {done.get('exitCode')} (requeue)"
+        return Finding(f"index {pod_index(pod)} was preempted ({cause}); the Job ignores it and replaces the pod",
+                       "nothing to fix: training resumes from the last checkpoint", disruption.get("message", ""),
+                       problem=False, pod=name)
+    if done.get("reason") == "OOMKilled":
+        limit = (((pod.get("spec") or {}).get("containers") or [{}])[0].get("resources") or {}).get(
+            "limits", {}).get("memory", "its limit")
+        return Finding(f"index {pod_index(pod)} was OOM-killed at its memory limit of {limit}",
+                       "raise resources.memory, or lower train.batch_size / model.max_seq_len", "OOMKilled, exit 137",
+                       pod=name)
+    summary = parse_termination_message(done.get("message"))["summary"]
+    tail = "\n".join(logs[-10:])
+    return Finding(f"index {pod_index(pod)} crashed with exit code {done.get('exitCode')}"
+                   + (f": {summary}" if summary else ""), "read the last lines below, fix, then `launch resume RUN`",
+                   tail, pod=name)
+
+
+def backoff_finding(job: dict, pods: list[dict]) -> Finding | None:
+    """No live pod, not suspended, not finished (row 13): the Job controller's pod-failure backoff."""
+    live = [p for p in pods if (p.get("status") or {}).get("phase") in ("Pending", "Running")]
+    if live or (job.get("status") or {}).get("active"):
+        return None
+    failed = sum((p.get("status") or {}).get("phase") == "Failed" for p in pods)
+    if not failed:
+        return None
+    delay = min(BACKOFF_BASE * 2 ** (failed - 1), BACKOFF_CAP)
+    return Finding(f"no pod is running: the Job controller waits out its pod-failure backoff (about {delay} s "
+                   f"after {failed} failed pod(s), preemptions included) before creating the replacement",
+                   "wait; the backoff grows 10 s, 20 s, 40 s ... up to 10 minutes (kubernetes#130881)",
+                   problem=False)
+
+
+def diagnose(job: dict, pods: list[dict], events: list[dict], logs: dict[str, list[str]] | None = None
+             ) -> list[Finding]:
+    """Every finding for the run, most important first. `logs`: pod name -> its last lines (for crashes)."""
+    if found := job_findings(job, pods, events):
+        return found + [f for f in _pod_findings(pods, events, logs or {}) if f.problem]
+    findings = _pod_findings(pods, events, logs or {})
+    if not any(f.problem for f in findings) and (waiting := backoff_finding(job, pods)):
+        findings.append(waiting)
+    return findings or [Finding("healthy: every index has a pod that is scheduled and running or done",
+                                problem=False)]
+
+
+def _pod_findings(pods: list[dict], events: list[dict], logs: dict[str, list[str]]) -> list[Finding]:
+    live = [f for p in pods if (p.get("status") or {}).get("phase") == "Pending" and (f := waiting_finding(p, events))]
+    ended = [f for p in last_failed(pods) if (f := ended_finding(p, logs.get(p["metadata"]["name"], [])))]
+    return live + ended
+
+
+def last_failed(pods: list[dict]) -> list[dict]:
+    """Per index, its newest failed pod: a crash or OOM even if a replacement runs now (it may loop), a
+    preemption only while no replacement exists yet."""
+    by_index: dict[int, list[dict]] = {}
+    for pod in sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or ""):
+        by_index.setdefault(pod_index(pod), []).append(pod)
+    picked = []
+    for group in by_index.values():
+        failed = [p for p in group if (p.get("status") or {}).get("phase") == "Failed"]
+        if failed and (not is_preempted(failed[-1]) or failed[-1] is group[-1]):
+            picked.append(failed[-1])
+    return picked

@@ -1,0 +1,109 @@
+"""Run operations on a cluster: status, list, cancel, resume. Each reads by label in a constant number of
+calls (a Job or the Jobs, then the pods), never one call per pod."""
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import yaml
+
+from launcher.schema.contract import CONFIG_FILE_NAME
+
+from ..identity import MANAGED_BY, config_hash
+from ..loading import validate
+from ..render import render
+from ..status import RunStatus
+from .api import ClusterError, Kube
+from .records import ClusterRecord
+from .runstatus import JOB_NAME_LABEL, run_status
+from .submit import Submitted, submit
+
+MANAGED = f"app.kubernetes.io/managed-by={MANAGED_BY}"
+RESUMABLE = ("Failed", "Cancelled")
+
+
+def run_selector(run_id: str) -> str:
+    """The label selector of a run's pods (the Job controller's own label)."""
+    return f"{JOB_NAME_LABEL}={run_id}"
+
+
+def read_status(kube: Kube, run_id: str, runs_root: Path | None = None) -> RunStatus | None:
+    """The run's status in two calls (get Job, list pods); a run whose Job is gone but which this machine
+    cancelled is Cancelled; None when neither exists."""
+    job = kube.job(run_id)
+    if job is None:
+        record = ClusterRecord.load(runs_root, run_id) if runs_root else None
+        if record and record.cancelled and record.namespace == kube.namespace:
+            return RunStatus(run_id, "Cancelled", where="cluster", namespace=kube.namespace,
+                             reason="cancelled with `launch cancel`", config_hash=record.config_hash)
+        return None
+    return run_status(job, kube.pods(run_selector(run_id)))
+
+
+def list_statuses(kube: Kube) -> list[RunStatus]:
+    """Every launch-managed run in the namespace, newest first, in two calls (list Jobs, list pods)."""
+    jobs, pods = kube.jobs(MANAGED), kube.pods(MANAGED)
+    grouped: dict[str, list[dict]] = {}
+    for pod in pods:
+        grouped.setdefault((pod["metadata"].get("labels") or {}).get(JOB_NAME_LABEL, ""), []).append(pod)
+    statuses = [run_status(job, grouped.get(job["metadata"]["name"], [])) for job in jobs]
+    return sorted(statuses, key=lambda s: s.created, reverse=True)
+
+
+def stored_config(kube: Kube, run_id: str, runs_root: Path) -> str:
+    """The resolved config the run was submitted with: its ConfigMap, else this machine's record."""
+    if found := kube.config_map(f"{run_id}-config"):
+        return found["data"][CONFIG_FILE_NAME]
+    if record := ClusterRecord.load(runs_root, run_id):
+        return record.config
+    raise ClusterError(f"run {run_id}: no Job, no ConfigMap {run_id}-config in namespace {kube.namespace!r} "
+                       f"and no record under {runs_root}/{run_id}/: submit it again with `launch train CONFIG "
+                       f"--run-id {run_id}`")
+
+
+def remember(kube: Kube, run_id: str, config: str, runs_root: Path, cancelled: bool = False) -> None:
+    """Keep the run's config on this machine (for `resume` once the Job and its ConfigMap are gone)."""
+    exp = validate(yaml.safe_load(config), source=f"run {run_id}'s stored config")
+    ClusterRecord(run_id, kube.namespace, config_hash(exp), config, cancelled).save(runs_root)
+
+
+def cancel(kube: Kube, run_id: str, runs_root: Path, timeout: float = 120) -> RunStatus:
+    """Delete the Job with foreground propagation (pods, ConfigMap and Service go with it; checkpoints stay)
+    and wait until it is gone. Returns the status the run had. ClusterError if there is no such run."""
+    before = read_status(kube, run_id)
+    if before is None:
+        raise ClusterError(f"no run {run_id!r} in namespace {kube.namespace!r} (see `launch list`)")
+    remember(kube, run_id, stored_config(kube, run_id, runs_root), runs_root, cancelled=True)
+    kube.delete_job(run_id)
+    wait_gone(kube, run_id, timeout)
+    return before
+
+
+def wait_gone(kube: Kube, run_id: str, timeout: float, interval: float = 0.5) -> None:
+    """Poll until the Job no longer exists (the garbage collector has removed its dependents first)."""
+    deadline = time.monotonic() + timeout
+    while kube.job(run_id) is not None:
+        if time.monotonic() > deadline:
+            raise ClusterError(f"Job {run_id} still exists {timeout:g} s after its deletion: its pods are still "
+                               f"terminating; `launch status {run_id}` shows them")
+        time.sleep(interval)
+
+
+def resume(kube: Kube, run_id: str, runs_root: Path) -> tuple[RunStatus | None, Submitted | None]:
+    """Bring back a Failed or Cancelled run under the same run id from its stored config, so the trainer
+    continues from its newest valid checkpoint. Returns (status before, Submitted or None when the run is
+    not resumable: Running, Pending, Queued, Suspended or Succeeded are left as they are)."""
+    before = read_status(kube, run_id, runs_root)
+    if before is not None and before.status not in RESUMABLE:
+        return before, None
+    config = stored_config(kube, run_id, runs_root)
+    if before is not None and before.status == "Failed":
+        remember(kube, run_id, config, runs_root)
+        kube.delete_job(run_id)
+        wait_gone(kube, run_id, timeout=120)
+    exp = validate(yaml.safe_load(config), source=f"run {run_id}'s stored config")
+    submitted = submit(kube, render(exp, run_id))
+    record = ClusterRecord.load(runs_root, run_id)
+    if record and record.cancelled:
+        replace(record, cancelled=False).save(runs_root)
+    return before, submitted

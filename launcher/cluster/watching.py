@@ -1,0 +1,69 @@
+"""Keeping an up-to-date view of a run's pods: list once, then watch, resuming from the last resourceVersion.
+
+A watch that breaks off resumes from the newest resourceVersion it saw (after a backoff); a watch the server
+answers with 410 Gone (`ERROR` event, code 410: the version was compacted away) re-lists and watches from
+the list's version, as the client's own Watch docstring and client-go's reflector do
+(shared/reference/kubernetes-run-status.md 5.1).
+"""
+
+import time
+from collections.abc import Callable, Iterator
+
+from .api import Dropped, Kube
+from .retry import RetryPolicy
+
+GONE = 410
+
+
+class PodView:
+    """The pods matching a selector, by uid, as of `resource_version`."""
+
+    def __init__(self, items: list[dict], resource_version: str):
+        self.pods = {p["metadata"]["uid"]: p for p in items}
+        self.resource_version = resource_version
+
+    def apply(self, event: dict) -> bool:
+        """Apply one watch event; returns False for a 410 ERROR (the view must be re-listed)."""
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            if obj.get("code") == GONE:
+                return False
+            raise Dropped(f"watch of pods: {obj.get('message', 'error event')}")
+        self.resource_version = obj.get("metadata", {}).get("resourceVersion", self.resource_version)
+        if kind == "DELETED":
+            self.pods.pop(obj["metadata"]["uid"], None)
+        elif kind in ("ADDED", "MODIFIED"):
+            self.pods[obj["metadata"]["uid"]] = obj
+        return True
+
+    def items(self) -> list[dict]:
+        return list(self.pods.values())
+
+
+def listed(kube: Kube, selector: str) -> PodView:
+    found = kube.pod_list(selector)
+    return PodView(found["items"], found["metadata"]["resourceVersion"])
+
+
+def pod_views(kube: Kube, selector: str, window: int = 5, relists: list | None = None,
+              sleep: Callable[[float], None] = time.sleep) -> Iterator[list[dict]]:
+    """The pods, yielded after the first list, after every change and at the end of every `window`-second
+    watch (so a caller also re-checks what the pod watch does not carry, like the Job's conditions).
+    Appends to `relists` (if given) each time a 410 forced a re-list. Never ends by itself."""
+    view, breaks = listed(kube, selector), 0
+    yield view.items()
+    while True:
+        try:
+            for event in kube.watch_pods(selector, view.resource_version, window):
+                if not view.apply(event):
+                    view = listed(kube, selector)
+                    if relists is not None:
+                        relists.append(view.resource_version)
+                    break
+                if event.get("type") != "BOOKMARK":
+                    yield view.items()
+            breaks = 0
+        except Dropped:
+            breaks += 1
+            sleep(RetryPolicy().delay(min(breaks, 6)))
+        yield view.items()

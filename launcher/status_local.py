@@ -1,0 +1,32 @@
+"""A local run's run.json (launcher/local/state.py) as the shared run-status model (launcher/status.py)."""
+
+from dataclasses import replace
+
+from .local.jobrules import judge_pod
+from .local.state import RunState
+from .status import Attempt, RunStatus
+
+
+def local_attempt(record: dict, run_status: str) -> Attempt:
+    """One history record {"index", "attempt", "exit_code" (None while it runs), "drill"} as an Attempt,
+    judged as the Job controller would (launcher/local/jobrules.py)."""
+    code, drill = record.get("exit_code"), record.get("drill")
+    if code is None:
+        state = "Running" if run_status == "Running" else "Failed"
+        return Attempt(record["index"], record["attempt"], state, ended="" if state == "Running" else "stopped")
+    verdict = judge_pod(code, disrupted=drill is not None)
+    state = "Succeeded" if verdict.action == "done" else "Failed"
+    preempted = verdict.action == "replace" and not verdict.counted
+    ended = "" if state == "Succeeded" else (f"preempted: {drill} drill" if drill else verdict.reason)
+    return Attempt(record["index"], record["attempt"], state, exit_code=code, preempted=preempted, ended=ended)
+
+
+def local_status(state: RunState) -> RunStatus:
+    """The shared model of a local run. The totals are the supervisor's own (they are what it acted on);
+    per-index rows and the history come from its records."""
+    history = [local_attempt(r, state.status) for r in state.history]
+    nodes = max((a.index for a in history), default=-1) + 1
+    computed = RunStatus.from_attempts(state.run_id, state.status, nodes, history, reason=state.reason,
+                                       metrics=state.metrics, final_dir=state.final_dir,
+                                       config_hash=state.config_hash)
+    return replace(computed, attempts=state.attempts, preemptions=state.preemptions, failures=state.failures)
