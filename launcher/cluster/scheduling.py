@@ -35,10 +35,10 @@ def explain_reason(reason: str) -> str:
         return (f"not enough free {resource}: lower resources (nodes, gpus_per_node, the MIG or shared-GPU "
                 f"profile), or wait for capacity (a cluster autoscaler adds nodes for pending pods)")
     if "untolerated taint" in reason or "didn't tolerate" in reason:
-        taint = _TAINT.search(reason)
-        what = f"{taint.group(1)}={taint.group(2)}" if taint else "the node's taint"
-        return (f"the pods do not tolerate the taint {what}: set scheduling.spot to that pool's provider "
-                f"preset, or add a toleration in scheduling.tolerations")
+        taint = _TAINT.search(reason)  # 1.3x schedulers say only "had untolerated taint(s)"
+        what = f"the taint {taint.group(1)}={taint.group(2)}" if taint else "the nodes' taint(s)"
+        return (f"the pods do not tolerate {what}: set scheduling.spot to that pool's provider preset, or add "
+                f"a toleration in scheduling.tolerations (kubectl describe node shows the taints)")
     if "node affinity/selector" in reason or "didn't match node selector" in reason:
         return ("no node matches the pods' node selector or affinity: check resources.gpu.product and "
                 "scheduling.node_selector against the nodes' labels (kubectl get nodes --show-labels)")
