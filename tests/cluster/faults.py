@@ -1,0 +1,166 @@
+"""A fault-injecting HTTP proxy in front of the real kube-apiserver: real API traffic, with 429s, 503s, dropped
+connections and expired watches where a test asks for them.
+
+Clients speak plain HTTP to the proxy (a kubeconfig from `FaultProxy.kubeconfig`); the proxy forwards every
+request, headers and body as sent (the client's bearer token included), to the apiserver over HTTPS and
+streams the answer back, chunk by chunk, so watches and followed logs work through it. A Fault matches a
+method and a substring of the path (query included) and fires `times` times:
+
+- "429": answers 429 Too Many Requests with `Retry-After: 1` and a metav1.Status body, as the apiserver's
+  max-in-flight filter does; the request never reaches the apiserver.
+- "503": answers 503 Service Unavailable with a Status body.
+- "drop": closes the connection without answering; the request never reaches the apiserver.
+- "drop-after": forwards the request (it takes effect), then closes the connection without the answer: the
+  client cannot know whether its create happened.
+- "gone": answers a watch with one `ERROR` event carrying a 410 Expired Status, as the apiserver does when
+  the resourceVersion was compacted away.
+"""
+
+import http.client
+import json
+import ssl
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization",
+              "proxy-authenticate", "host", "content-length"}
+
+
+@dataclass
+class Fault:
+    """Fire `kind` on the next `times` requests whose method is `method` and whose path contains `path`."""
+
+    method: str
+    path: str
+    kind: str
+    times: int = 1
+    fired: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.fired < self.times and method == self.method and self.path in path
+
+
+def status_body(code: int, reason: str, message: str) -> bytes:
+    return json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                       "message": message, "reason": reason, "code": code}).encode()
+
+
+class FaultProxy:
+    """The proxy on 127.0.0.1 (a free port), forwarding to `upstream` (https://host:port), trusting `ca`."""
+
+    def __init__(self, upstream: str, ca: Path):
+        host, port = upstream.removeprefix("https://").split(":")
+        self.upstream = (host, int(port))
+        self.ssl = ssl.create_default_context(cafile=str(ca))
+        self.faults: list[Fault] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request seen, in order
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def inject(self, method: str, path: str, kind: str, times: int = 1) -> Fault:
+        fault = Fault(method, path, kind, times)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> str | None:
+        """The kind of the first armed fault matching the request (counting it as fired), else None."""
+        with self.lock:
+            self.requests.append((method, path))
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.fired += 1
+                    return fault.kind
+        return None
+
+    def kubeconfig(self, path: Path, token: str, namespace: str) -> Path:
+        """A kubeconfig that reaches the apiserver through the proxy as the user of `token`."""
+        doc = {"apiVersion": "v1", "kind": "Config", "current-context": "proxy",
+               "clusters": [{"name": "proxy", "cluster": {"server": self.url}}],
+               "users": [{"name": "u", "user": {"token": token}}],
+               "contexts": [{"name": "proxy", "context": {"cluster": "proxy", "user": "u", "namespace": namespace}}]}
+        path.write_text(yaml.safe_dump(doc))
+        return path
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _handler(proxy: FaultProxy):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def _any(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            kind = proxy.take(self.command, self.path)
+            if kind == "429":
+                return self._answer(429, status_body(429, "TooManyRequests", "the server has received too many "
+                                                     "requests and has asked us to try again later"), {"Retry-After": "1"})
+            if kind == "503":
+                return self._answer(503, status_body(503, "ServiceUnavailable", "the server is currently unable "
+                                                     "to handle the request"))
+            if kind == "drop":
+                return self._drop()
+            if kind == "gone":
+                event = {"type": "ERROR", "object": json.loads(status_body(410, "Expired", "too old resource version"))}
+                return self._answer(200, json.dumps(event).encode() + b"\n", close=True)
+            self._forward(body, drop=kind == "drop-after")
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+        def _forward(self, body: bytes, drop: bool) -> None:
+            upstream = http.client.HTTPSConnection(*proxy.upstream, context=proxy.ssl, timeout=300)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+            upstream.request(self.command, self.path, body=body or None, headers=headers)
+            response = upstream.getresponse()
+            if drop:
+                response.read()
+                upstream.close()
+                return self._drop()
+            self.send_response(response.status, response.reason)
+            for key, value in response.getheaders():
+                if key.lower() not in HOP_BY_HOP:
+                    self.send_header(key, value)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                while chunk := response.read1(65536):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+            finally:
+                upstream.close()
+
+        def _answer(self, code: int, body: bytes, headers: dict | None = None, close: bool = False) -> None:
+            self.send_response(code)
+            for key, value in {"Content-Type": "application/json", "Content-Length": str(len(body)),
+                               **(headers or {})}.items():
+                self.send_header(key, value)
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _drop(self) -> None:
+            self.close_connection = True
+            self.connection.close()
+
+    return Handler
