@@ -1,0 +1,117 @@
+"""`launch doctor`'s reasoning as data in, findings out, for the signals the control plane in tests/cluster
+cannot produce (no attach-detach controller, no Kueue) and for the parsing rules; each cluster-made state is
+tested in tests/test_cluster_doctor.py. Messages are the verbatim ones of
+shared/reference/kubernetes-run-status.md."""
+
+import pytest
+
+from launcher.cluster.doctor import diagnose, event_time, events_of
+from launcher.cluster.scheduling import explain, parse_fit_error
+from tests.test_run_status import T0, ended, job, pod
+
+SCHEDULER_EVENT = {  # core/v1 view of an events.k8s.io event: no first/lastTimestamp, only eventTime
+    "metadata": {"name": "p.1", "creationTimestamp": "2026-04-26T18:35:00Z"}, "involvedObject": {"uid": "0-" + T0},
+    "reason": "FailedScheduling", "type": "Warning", "firstTimestamp": None, "lastTimestamp": None,
+    "eventTime": "2026-04-26T18:36:00.123456Z", "source": {}, "reportingComponent": "default-scheduler",
+    "message": "0/8 nodes are available: 8 Insufficient nvidia.com/gpu. preemption: 0/8 nodes are available: "
+               "8 No preemption victims found for incoming pod.."}
+
+
+def kubelet_event(reason: str, message: str, at: str, uid: str = "0-" + T0) -> dict:
+    return {"metadata": {"name": f"p.{reason}"}, "involvedObject": {"uid": uid}, "reason": reason,
+            "type": "Warning", "message": message, "source": {"component": "kubelet"},
+            "firstTimestamp": at, "lastTimestamp": at}
+
+
+def unscheduled(message: str) -> dict:
+    p = pod(0, T0, "Pending", node="")
+    p["status"]["conditions"] = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                  "message": message}]
+    return p
+
+
+def test_scheduler_events_sort_by_event_time_among_legacy_events():
+    older = kubelet_event("Pulled", "old", "2026-04-26T18:35:30Z")
+    newer = kubelet_event("Started", "new", "2026-04-26T18:37:00Z")
+    assert [e["reason"] for e in events_of([newer, SCHEDULER_EVENT, older], "0-" + T0)] == \
+        ["Pulled", "FailedScheduling", "Started"]
+    series = {**SCHEDULER_EVENT, "series": {"count": 4, "lastObservedTime": "2026-04-26T18:40:00Z"}}
+    assert event_time(series) == "2026-04-26T18:40:00Z"
+
+
+@pytest.mark.parametrize(("message", "parsed"), [
+    ("0/8 nodes are available: 8 Insufficient nvidia.com/gpu. preemption: 0/8 nodes are available: 8 No "
+     "preemption victims found for incoming pod..", (8, {"Insufficient nvidia.com/gpu": 8}, "")),
+    ("0/15 nodes are available: 10 node(s) didn't match Pod's node affinity/selector, 5 Insufficient "
+     "nvidia.com/gpu. preemption: 0/15 nodes are available: 10 Preemption is not helpful for scheduling, 5 No "
+     "preemption victims found for incoming pod.",
+     (15, {"node(s) didn't match Pod's node affinity/selector": 10, "Insufficient nvidia.com/gpu": 5}, "")),
+    ("0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are "
+     "available: 2 Preemption is not helpful for scheduling..", (2, {}, "pod has unbound immediate PersistentVolumeClaims")),
+    ("0/6 nodes are available: 6 pod has unbound immediate PersistentVolumeClaims.",
+     (6, {"pod has unbound immediate PersistentVolumeClaims": 6}, "")),
+    ("something else", (None, {}, "something else")),
+], ids=["double-period", "two-reasons", "prefilter", "old-counted-prefilter", "other"])
+def test_fit_errors_parse_in_every_known_shape(message, parsed):
+    assert parse_fit_error(message) == parsed
+
+
+def test_each_scheduling_reason_gets_its_own_fix():
+    lines = explain("0/49 nodes are available: 1 Insufficient nvidia.com/mig-2g.20gb, 1 node(s) had untolerated "
+                    "taint {role: training-cpu}, 40 node(s) didn't match Pod's node affinity/selector. preemption: x")
+    assert lines[0].startswith("1 node(s): not enough free nvidia.com/mig-2g.20gb")
+    assert lines[1].startswith("40 node(s): no node matches")
+    assert lines[2].startswith("1 node(s): the pods do not tolerate the taint role=training-cpu")
+    assert explain('0/3 nodes are available: persistentvolumeclaim "ckpt" not found.')[0].startswith(
+        "the claim ckpt does not exist")
+
+
+def test_the_schedulers_newest_event_is_quoted_over_the_pods_condition():
+    findings = diagnose(job(completions=1), [unscheduled("0/8 nodes are available: stale.")], [SCHEDULER_EVENT])
+    assert findings[0].evidence == SCHEDULER_EVENT["message"]
+    assert findings[0].fix.startswith("8 node(s): not enough free nvidia.com/gpu")
+
+
+def test_an_unbound_claim_is_a_storage_problem():
+    message = "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes " \
+              "are available: 2 Preemption is not helpful for scheduling.."
+    (finding,) = diagnose(job(completions=1), [unscheduled(message)], [])
+    assert finding.problem and finding.fix.startswith("a volume claim is not bound")
+
+
+def test_a_multi_attach_error_points_at_the_rwo_volume():
+    event = kubelet_event("FailedAttachVolume", 'Multi-Attach error for volume "pvc-1" Volume is already '
+                          "exclusively attached to one node and can't be attached to another", T0)
+    (finding,) = diagnose(job(completions=1), [pod(0, T0, "Pending", {"waiting": {"reason": "ContainerCreating"}})],
+                          [event])
+    assert finding.what == "a volume cannot be attached or mounted" and "ReadWriteMany" in finding.fix
+
+
+def test_kueue_down_is_not_the_runs_fault():
+    message = ('Error creating: Internal error occurred: failed calling webhook "mjob.kb.io": failed to call '
+               'webhook: Post "https://kueue-webhook-service.kueue-system.svc:443/mutate-batch-v1-job?timeout=10s"'
+               ': no endpoints available for service "kueue-webhook-service"')
+    (finding,) = diagnose(job(), [], [kubelet_event("FailedCreate", message, T0, uid="job-uid")])
+    assert finding.what.startswith("Kueue's webhook is unreachable") and finding.evidence == message
+
+
+def test_a_crash_shows_the_last_log_lines():
+    crashed = pod(0, T0, "Failed", ended(1, message="boom"))
+    logs = {crashed["metadata"]["name"]: [f"line {i}" for i in range(30)]}
+    (finding,) = diagnose(job(completions=1), [crashed], [], logs)[:1]
+    assert finding.what == "index 0 crashed with exit code 1: boom"
+    assert finding.evidence.splitlines() == [f"line {i}" for i in range(20, 30)]
+
+
+def test_a_preemption_followed_by_a_running_replacement_is_healthy():
+    pods = [pod(0, T0, "Failed", ended(75), disruption="PreemptionByScheduler"),
+            pod(0, "2026-04-26T18:40:00Z", "Running", {"running": {}})]
+    (finding,) = diagnose(job(completions=1), pods, [])
+    assert (finding.problem, finding.what.split(":")[0]) == (False, "healthy")
+
+
+def test_the_backoff_grows_with_every_failed_pod_and_is_capped():
+    pods = [pod(0, f"2026-04-26T18:3{i}:00Z", "Failed", ended(75), disruption="EvictionByEvictionAPI")
+            for i in range(8)]
+    findings = diagnose(job(completions=1), pods, [])
+    assert "about 600 s after 8 failed pod(s)" in findings[-1].what and not findings[-1].problem

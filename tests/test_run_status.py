@@ -1,0 +1,115 @@
+"""One run-status model for cluster and local runs: API objects (the JSON the API server returns) and
+run.json in, the same RunStatus out. Shapes from shared/reference/kubernetes-run-status.md."""
+
+import pytest
+from rich.console import Console
+
+from launcher.cluster.runstatus import run_status
+from launcher.local.state import RunState
+from launcher.schema.contract import termination_message
+from launcher.status_local import local_status
+from launcher.status_table import age, list_table, run_table
+
+T0 = "2026-04-26T18:35:42Z"
+NODE_SHUTDOWN = "Pod was terminated in response to imminent node shutdown."
+
+
+def job(conditions=(), suspend=False, labels=None, completions=2, deleting=False) -> dict:
+    meta = {"name": "bert-1a2b3c4d", "namespace": "training", "creationTimestamp": T0, "uid": "job-uid",
+            "labels": {"kubetrain.dev/config-hash": "1a2b3c4d", **(labels or {})}}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-04-26T19:00:00Z"
+    return {"metadata": meta, "spec": {"completions": completions, "suspend": suspend},
+            "status": {"conditions": list(conditions), "ready": 0}}
+
+
+def cond(kind: str, reason: str = "", message: str = "") -> dict:
+    return {"type": kind, "status": "True", "reason": reason, "message": message,
+            "lastTransitionTime": T0, "lastProbeTime": T0}
+
+
+def pod(index: int, created: str, phase: str, state: dict | None = None, disruption: str = "", node="gke-spot-0",
+        name: str = "") -> dict:
+    conditions = [{"type": "DisruptionTarget", "status": "True", "reason": disruption, "message": NODE_SHUTDOWN}] \
+        if disruption else []
+    statuses = [{"name": "trainer", "state": state}] if state else []
+    return {"metadata": {"name": name or f"bert-1a2b3c4d-{index}-{created[-3:-1]}", "uid": f"{index}-{created}",
+                         "creationTimestamp": created,
+                         "annotations": {"batch.kubernetes.io/job-completion-index": str(index)},
+                         "labels": {"batch.kubernetes.io/job-name": "bert-1a2b3c4d"}},
+            "spec": {"nodeName": node},
+            "status": {"phase": phase, "conditions": conditions, "containerStatuses": statuses}}
+
+
+def ended(code: int, reason: str = "Error", message: str = "") -> dict:
+    return {"terminated": {"exitCode": code, "reason": reason, "message": message}}
+
+
+def test_a_preempted_index_shows_two_attempts_one_preemption_and_the_committed_steps():
+    pods = [pod(0, "2026-04-26T18:35:50Z", "Succeeded", ended(0, "Completed", termination_message(
+                0, "finished", 80, {"test_accuracy": 0.91}))),
+            pod(1, "2026-04-26T18:35:50Z", "Failed", ended(75, message=termination_message(75, "requeue", 40)),
+                disruption="TerminationByKubelet"),
+            pod(1, "2026-04-26T18:36:30Z", "Succeeded", ended(0, "Completed", termination_message(0, "finished", 80)))]
+    status = run_status(job([cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods")]),
+                        list(reversed(pods)))
+    assert (status.status, status.attempts, status.preemptions, status.failures) == ("Succeeded", 3, 1, 0)
+    index = status.indexes[1]
+    assert (index.attempts, index.preemptions, index.failures, index.state) == (2, 1, 0, "Succeeded")
+    assert (status.committed_step, status.metrics) == (80, {"test_accuracy": 0.91})
+    first = status.attempts_of(1)[0]
+    assert (first.attempt, first.committed_step, first.ended) == \
+        (1, 40, f"preempted by TerminationByKubelet: {NODE_SHUTDOWN} (requeue)")
+
+
+def test_the_requeue_code_alone_is_a_preemption_and_an_oom_kill_is_a_failure():
+    pods = [pod(0, "2026-04-26T18:35:50Z", "Failed", ended(75)),
+            pod(0, "2026-04-26T18:36:10Z", "Failed", ended(137, "OOMKilled")),
+            pod(0, "2026-04-26T18:36:40Z", "Running", {"running": {"startedAt": T0}})]
+    status = run_status(job(completions=1), pods)
+    assert (status.status, status.preemptions, status.failures) == ("Running", 1, 1)
+    assert [a.ended for a in status.history] == ["exit code 75", "OOMKilled (exit 137)", ""]
+
+
+@pytest.mark.parametrize(("the_job", "pods", "phase"), [
+    (job(suspend=True, labels={"kueue.x-k8s.io/queue-name": "research"}), [], ("Queued", "waiting in Kueue queue research")),
+    (job(suspend=True), [], ("Suspended", "spec.suspend is true")),
+    (job(), [pod(0, T0, "Pending")], ("Pending", "")),
+    (job(), [pod(0, T0, "Running", {"running": {}}), pod(1, T0, "Pending")], ("Running", "")),
+    (job([cond("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]), [],
+     ("Failed", "BackoffLimitExceeded: Job has reached the specified backoff limit")),
+    (job(deleting=True), [], ("Cancelled", "the Job is being deleted")),
+], ids=["queued", "suspended", "pending", "running", "failure-target", "deleting"])
+def test_the_phase_comes_from_conditions_then_suspension_then_pods(the_job, pods, phase):
+    status = run_status(the_job, pods)
+    assert (status.status, status.reason) == phase
+
+
+def test_a_termination_message_of_another_format_is_kept_as_text():
+    status = run_status(job(completions=1), [pod(0, T0, "Failed", ended(1, message="Segmentation fault"))])
+    assert (status.committed_step, status.history[0].ended) == (None, "exit code 1 (Segmentation fault)")
+
+
+def test_a_local_run_uses_the_same_model_and_keeps_its_summary_fields():
+    state = RunState("smoke-1", "abcd1234", status="Succeeded", attempts=4, preemptions=1, failures=1,
+                     metrics={"test_accuracy": 0.8}, history=[
+                         {"index": 0, "attempt": 1, "exit_code": 0, "drill": None},
+                         {"index": 1, "attempt": 1, "exit_code": 75, "drill": "preempt"},
+                         {"index": 1, "attempt": 2, "exit_code": 1, "drill": None},
+                         {"index": 1, "attempt": 3, "exit_code": 0, "drill": None}])
+    status = local_status(state)
+    assert {k: status.to_json()[k] for k in state.summary()} == state.summary()
+    assert [(i.attempts, i.preemptions, i.failures) for i in status.indexes] == [(1, 0, 0), (3, 1, 1)]
+    assert status.history[1].ended == "preempted: preempt drill"
+
+
+def test_ages_and_tables():
+    now = 1777228542.0 + 3 * 3600  # T0 + 3 h
+    assert (age(T0, now), age("", now), age(T0, 1777228542.0 + 59)) == ("3h", "-", "59s")
+    status = run_status(job(completions=1), [pod(0, T0, "Running", {"running": {}})])
+    console = Console(record=True, width=200)
+    console.print(run_table(status, now))
+    console.print(list_table([status], now))
+    text = console.export_text()
+    assert "training/bert-1a2b3c4d: Running (age 3h)" in text
+    assert "gke-spot-0" in text and "last committed step: -" in text
