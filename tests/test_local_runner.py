@@ -112,7 +112,7 @@ def test_a_crashing_trainer_is_retried_backoff_limit_times_then_failed_with_its_
 def test_status_list_and_logs_read_the_run_folder(tmp_path):
     config, volumes = local_world(tmp_path)
     summary = json.loads(launch_train(tmp_path, config, *volumes).stdout.splitlines()[-1])
-    runs = ["--runs-root", str(tmp_path / "runs")]
+    runs = ["--local", "--runs-root", str(tmp_path / "runs")]
     status = json.loads(run_launch("status", summary["run_id"], *runs, "-o", "json").stdout)
     assert status == summary
     listed = json.loads(run_launch("list", *runs, "-o", "json").stdout)
