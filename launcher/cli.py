@@ -7,7 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from .loading import ConfigError, load_run
+from .errors import ConfigError
+
+
+def load_run(config: Path, overrides: list[str], run_id: str | None):
+    """launcher.loading.load_run, imported on first use: the schema's models are built only by commands
+    that read a config, so `launch --help` stays fast."""
+    from .loading import load_run as load
+
+    return load(config, overrides, run_id)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Turn experiment configs into Kubernetes Jobs, run them on a cluster or here.")
