@@ -30,7 +30,13 @@ ContextOpt = Annotated[Optional[str], typer.Option(help="kubeconfig context (def
 KubeconfigOpt = Annotated[Optional[Path], typer.Option(help="kubeconfig file (default: $KUBECONFIG, "
                                                             "~/.kube/config, or in-cluster).")]
 LocalOpt = Annotated[bool, typer.Option("--local", help="A run of this machine (launch train --local).")]
-TextOpt = Annotated[str, typer.Option("-o", "--output", help="text or json.")]
+TextOpt = Annotated[str, typer.Option("-o", "--output", help="text or json.", callback=lambda value: _output(value))]
+
+
+def _output(value: str) -> str:
+    if value not in ("text", "json"):
+        raise typer.BadParameter(f"{value}: allowed: text, json")
+    return value
 
 
 def _warn(messages: list[str]) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from .status import RunStatus
 
@@ -38,7 +38,8 @@ def run_table(status: RunStatus, now: float) -> Table:
     """Per index: current pod, node, state, attempts, preemptions, failures; the run's totals in the title
     and caption."""
     where = f"{status.namespace}/" if status.namespace else "local "
-    table = Table("index", "pod", "node", "state", "attempts", "preemptions", "failures",
+    table = Table("index", Column("pod", overflow="fold"), Column("node", overflow="fold"), "state", "attempts",
+                  "preemptions", "failures",
                   title=f"{where}{status.run_id}: {status.status} (age {age(status.created, now)})",
                   caption=_caption(status))
     for row in status.indexes:
@@ -59,7 +60,8 @@ def _caption(status: RunStatus) -> str:
 
 def list_table(statuses: list[RunStatus], now: float) -> Table:
     """One row per run, newest first as given."""
-    table = Table("run", "where", "status", "attempts", "preemptions", "failures", "step", "metrics", "age")
+    table = Table(Column("run", overflow="fold"), "where", "status", "attempts", "preemptions", "failures", "step",
+                  Column("metrics", overflow="fold"), "age")
     for s in statuses:
         table.add_row(s.run_id, s.namespace or s.where, s.status, str(s.attempts), str(s.preemptions),
                       str(s.failures), _step(s), _metrics(s.metrics), age(s.created, now))

@@ -76,10 +76,11 @@ def test_the_requeue_code_alone_is_a_preemption_and_an_oom_kill_is_a_failure():
     (job(suspend=True), [], ("Suspended", "spec.suspend is true")),
     (job(), [pod(0, T0, "Pending")], ("Pending", "")),
     (job(), [pod(0, T0, "Running", {"running": {}}), pod(1, T0, "Pending")], ("Running", "")),
+    (job(), [pod(0, T0, "Succeeded", ended(0, "Completed")), pod(1, T0, "Pending")], ("Running", "")),
     (job([cond("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]), [],
      ("Failed", "BackoffLimitExceeded: Job has reached the specified backoff limit")),
     (job(deleting=True), [], ("Cancelled", "the Job is being deleted")),
-], ids=["queued", "suspended", "pending", "running", "failure-target", "deleting"])
+], ids=["queued", "suspended", "pending", "running", "replacing", "failure-target", "deleting"])
 def test_the_phase_comes_from_conditions_then_suspension_then_pods(the_job, pods, phase):
     status = run_status(the_job, pods)
     assert (status.status, status.reason) == phase

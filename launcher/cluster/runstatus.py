@@ -89,7 +89,8 @@ def attempts(pods: list[dict]) -> list[Attempt]:
 
 
 def phase(job: dict, history: list[Attempt]) -> tuple[str, str]:
-    """(status, reason) of a Job: its terminal conditions first, then suspension, then its pods."""
+    """(status, reason) of a Job: its terminal conditions first, then suspension, then its pods: Pending
+    until a pod of the run has run, Running from then on (also while an index waits for its replacement)."""
     if (job.get("metadata") or {}).get("deletionTimestamp"):
         return "Cancelled", "the Job is being deleted"
     for kind, name in (("Complete", "Succeeded"), ("Failed", "Failed"), ("FailureTarget", "Failed")):
@@ -98,8 +99,8 @@ def phase(job: dict, history: list[Attempt]) -> tuple[str, str]:
     if (job.get("spec") or {}).get("suspend"):
         queue = ((job.get("metadata") or {}).get("labels") or {}).get(QUEUE_LABEL)
         return ("Queued", f"waiting in Kueue queue {queue}") if queue else ("Suspended", "spec.suspend is true")
-    live = [a for a in history if a.state in ("Running", "Pending", "Terminating")]
-    return ("Running", "") if any(a.state == "Running" for a in live) else ("Pending", "")
+    started = any(a.state in ("Running", "Succeeded", "Failed") for a in history)
+    return ("Running", "") if started else ("Pending", "")
 
 
 def final_metrics(pods: list[dict]) -> dict:
