@@ -47,3 +47,16 @@ def test_the_trainer_writes_its_newest_committed_step_and_metrics_on_exit(tmp_pa
     assert parse_termination_message(log.read_text()) == {
         "committed_step": 80, "metrics": {"test_accuracy": 0.9}, "summary": "finished: steps=80",
         "outcome": "finished"}
+
+
+def test_only_local_rank_zero_writes_so_workers_never_tear_the_line(tmp_path, monkeypatch):
+    log = tmp_path / "termination-log"
+    log.write_text("")
+    monkeypatch.setattr(contract, "TERMINATION_LOG", str(log))
+    monkeypatch.setenv(contract.ENV_CHECKPOINT_URI, str(tmp_path / "ckpt"))
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    main._finish(75, "requeue: stopped at step 3 on SIGTERM")
+    assert log.read_text() == ""
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    main._finish(75, "requeue: stopped at step 3 on SIGTERM")
+    assert parse_termination_message(log.read_text())["outcome"] == "requeue"

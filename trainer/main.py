@@ -73,7 +73,10 @@ def _finish(code: int, summary: str, metrics: dict | None = None) -> int:
     """Print the outcome and leave it in the termination log as contract.termination_message (with the newest
     committed checkpoint step and the final metrics), where `launch status` and `kubectl describe` read it."""
     print(summary, file=sys.stderr if code else sys.stdout, flush=True)
-    if Path(c.TERMINATION_LOG).parent.is_dir() and os.access(c.TERMINATION_LOG, os.W_OK):
+    # One writer per container: the workers of a multi-process pod share the file, and two truncating
+    # writes of different lengths would leave a torn line. Local rank 0 (or the only process) writes it.
+    first = os.environ.get("LOCAL_RANK", "0") == "0"
+    if first and Path(c.TERMINATION_LOG).parent.is_dir() and os.access(c.TERMINATION_LOG, os.W_OK):
         message = c.termination_message(code, summary, _committed_step(), metrics)
         Path(c.TERMINATION_LOG).write_text(message + "\n")
     return code
