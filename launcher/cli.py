@@ -30,7 +30,8 @@ ContextOpt = Annotated[Optional[str], typer.Option(help="kubeconfig context (def
 KubeconfigOpt = Annotated[Optional[Path], typer.Option(help="kubeconfig file (default: $KUBECONFIG, "
                                                             "~/.kube/config, or in-cluster).")]
 LocalOpt = Annotated[bool, typer.Option("--local", help="A run of this machine (launch train --local).")]
-TextOpt = Annotated[str, typer.Option("-o", "--output", help="text or json.", callback=lambda value: _output(value))]
+TextOpt = Annotated[str, typer.Option("-o", "--output", help="text or json.",
+                                      callback=lambda value: _output(value))]
 
 
 def _output(value: str) -> str:
@@ -107,17 +108,8 @@ def train(
 ) -> None:
     """Train an experiment: on the cluster of the kubeconfig, or on this machine with --local."""
     if not local:
-        from .cluster import commands
-
-        if dry_run not in (None, "client", "server"):
-            raise ConfigError(f"--dry-run {dry_run}: allowed: client, server")
-        from .render import warnings
-
-        overrides = [*(set_ or []), *([f"namespace={namespace}"] if namespace else [])]
-        run = load_run(config, overrides, run_id)
-        _warn(warnings(run.experiment))
-        target = commands.Target(namespace, context, kubeconfig, runs_root)
-        raise typer.Exit(commands.train(target, run, dry_run or "", wait, output, typer.echo))
+        target = _target(namespace, context, kubeconfig, runs_root)
+        raise typer.Exit(_train_cluster(target, config, set_ or [], run_id, dry_run, wait, output))
     from .local.echo import Echo
     from .local.runner import LocalOptions, train_local
     from .local.supervisor import Cancelled, Drill
@@ -138,6 +130,19 @@ def train(
 
     _print_summary(local_status(state).to_json(), output, echo)
     raise typer.Exit(0 if state.status == "Succeeded" else 1)
+
+
+def _train_cluster(target, config: Path, overrides: list[str], run_id: str | None, dry_run: str | None, wait: bool,
+                   output: str) -> int:
+    """`launch train` without --local: --namespace overrides the config's namespace like --set would."""
+    from .cluster import commands
+    from .render import warnings
+
+    if dry_run not in (None, "client", "server"):
+        raise ConfigError(f"--dry-run {dry_run}: allowed: client, server")
+    run = load_run(config, [*overrides, *([f"namespace={target.namespace}"] if target.namespace else [])], run_id)
+    _warn(warnings(run.experiment))
+    return commands.train(target, run, dry_run or "", wait, output, typer.echo)
 
 
 RunsRootOpt = Annotated[Path, typer.Option(help="Folder holding local run state and logs.")]
@@ -167,7 +172,8 @@ def status(run_id: RunArg, local: LocalOpt = False, namespace: NamespaceOpt = No
 
 @app.command("list")
 def list_runs(local: LocalOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
-              kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"), output: TextOpt = "text") -> None:
+              kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"),
+              output: TextOpt = "text") -> None:
     """List the runs of a namespace (or, with --local, of this machine)."""
     if not local:
         from .cluster import commands

@@ -118,7 +118,8 @@ def test_a_preempted_index_waiting_for_its_replacement_is_not_a_problem(kube, na
     code, findings = doctor_until(kube, namespace, run_id, "pod-failure backoff (about 10 s after 1 failed pod(s)")
     assert code == 0
     assert [f["problem"] for f in findings] == [False, False]
-    assert findings[0]["what"] == "index 0 was preempted (TerminationByKubelet); the Job ignores it and replaces the pod"
+    assert findings[0]["what"] == \
+        "index 0 was preempted (TerminationByKubelet); the Job ignores it and replaces the pod"
 
 
 def test_a_queued_run_waits_in_its_kueue_queue(kube, namespace):

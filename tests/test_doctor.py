@@ -47,7 +47,8 @@ def test_scheduler_events_sort_by_event_time_among_legacy_events():
      "preemption victims found for incoming pod.",
      (15, {"node(s) didn't match Pod's node affinity/selector": 10, "Insufficient nvidia.com/gpu": 5}, "")),
     ("0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are "
-     "available: 2 Preemption is not helpful for scheduling..", (2, {}, "pod has unbound immediate PersistentVolumeClaims")),
+     "available: 2 Preemption is not helpful for scheduling..",
+     (2, {}, "pod has unbound immediate PersistentVolumeClaims")),
     ("0/6 nodes are available: 6 pod has unbound immediate PersistentVolumeClaims.",
      (6, {"pod has unbound immediate PersistentVolumeClaims": 6}, "")),
     ("something else", (None, {}, "something else")),

@@ -72,7 +72,8 @@ def test_the_requeue_code_alone_is_a_preemption_and_an_oom_kill_is_a_failure():
 
 
 @pytest.mark.parametrize(("the_job", "pods", "phase"), [
-    (job(suspend=True, labels={"kueue.x-k8s.io/queue-name": "research"}), [], ("Queued", "waiting in Kueue queue research")),
+    (job(suspend=True, labels={"kueue.x-k8s.io/queue-name": "research"}), [],
+     ("Queued", "waiting in Kueue queue research")),
     (job(suspend=True), [], ("Suspended", "spec.suspend is true")),
     (job(), [pod(0, T0, "Pending")], ("Pending", "")),
     (job(), [pod(0, T0, "Running", {"running": {}}), pod(1, T0, "Pending")], ("Running", "")),

@@ -81,16 +81,24 @@ def _failed(found: dict, pods: list[dict]) -> Finding:
 
 
 def waiting_finding(pod: dict, events: list[dict]) -> Finding | None:
-    """A live pod that cannot start (rows 7-10)."""
-    name = pod["metadata"]["name"]
+    """A live pod that cannot start (rows 7-10): scheduling, then the container's waiting state, then volumes."""
+    mine = events_of(events, pod["metadata"].get("uid", ""))
+    return _scheduling(pod, mine) or _container_waiting(pod) or _volume(pod, mine)
+
+
+def _scheduling(pod: dict, mine: list[dict]) -> Finding | None:
     unscheduled = next((c for c in (pod.get("status") or {}).get("conditions") or []
                         if c.get("type") == "PodScheduled" and c.get("status") == "False"), None)
-    mine = events_of(events, pod["metadata"].get("uid", ""))
+    if not unscheduled or unscheduled.get("reason") != "Unschedulable":
+        return None
     scheduling = [e for e in mine if e.get("reason") == "FailedScheduling"]
-    if unscheduled and unscheduled.get("reason") == "Unschedulable":
-        message = (scheduling[-1].get("message") if scheduling else "") or unscheduled.get("message", "")
-        return Finding("the scheduler finds no node for the pod", "; ".join(explain(message)), message, pod=name)
-    waiting = ((container(pod).get("state") or {}).get("waiting") or {})
+    message = (scheduling[-1].get("message") if scheduling else "") or unscheduled.get("message", "")
+    return Finding("the scheduler finds no node for the pod", "; ".join(explain(message)), message,
+                   pod=pod["metadata"]["name"])
+
+
+def _container_waiting(pod: dict) -> Finding | None:
+    waiting, name = (container(pod).get("state") or {}).get("waiting") or {}, pod["metadata"]["name"]
     if waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"):
         image = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("image", "")
         return Finding(f"the image {image} cannot be pulled ({waiting['reason']})",
@@ -100,14 +108,19 @@ def waiting_finding(pod: dict, events: list[dict]) -> Finding | None:
         return Finding(f"the container cannot be created: {waiting.get('message', '')}",
                        "create the missing Secret or ConfigMap (or key) in the namespace, or fix its name in the "
                        "config", waiting.get("message", ""), pod=name)
-    volume = [e for e in mine if e.get("reason") in ("FailedAttachVolume", "FailedMount")]
-    if volume:
-        message = volume[-1].get("message", "")
-        fix = ("a ReadWriteOnce volume is still attached to another node (the old pod's): use a ReadWriteMany "
-               "claim for checkpoints, or wait for the old attachment to be released") if "Multi-Attach" in message \
-            else "fix the volume the message names (kubectl describe pvc)"
-        return Finding("a volume cannot be attached or mounted", fix, message, pod=name)
     return None
+
+
+def _volume(pod: dict, mine: list[dict]) -> Finding | None:
+    volume = [e for e in mine if e.get("reason") in ("FailedAttachVolume", "FailedMount")]
+    if not volume:
+        return None
+    message = volume[-1].get("message", "")
+    fix = "fix the volume the message names (kubectl describe pvc)"
+    if "Multi-Attach" in message:
+        fix = ("a ReadWriteOnce volume is still attached to another node (the old pod's): use a ReadWriteMany "
+               "claim for checkpoints, or wait for the old attachment to be released")
+    return Finding("a volume cannot be attached or mounted", fix, message, pod=pod["metadata"]["name"])
 
 
 def ended_finding(pod: dict, logs: list[str]) -> Finding | None:
@@ -162,7 +175,8 @@ def diagnose(job: dict, pods: list[dict], events: list[dict], logs: dict[str, li
 
 
 def _pod_findings(pods: list[dict], events: list[dict], logs: dict[str, list[str]]) -> list[Finding]:
-    live = [f for p in pods if (p.get("status") or {}).get("phase") == "Pending" and (f := waiting_finding(p, events))]
+    pending = [p for p in pods if (p.get("status") or {}).get("phase") == "Pending"]
+    live = [f for p in pending if (f := waiting_finding(p, events))]
     ended = [f for p in last_failed(pods) if (f := ended_finding(p, logs.get(p["metadata"]["name"], [])))]
     return live + ended
 

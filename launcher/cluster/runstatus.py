@@ -42,8 +42,9 @@ def pod_index(pod: dict) -> int:
 
 def is_preempted(pod: dict) -> bool:
     """A failed pod the project's podFailurePolicy ignores: DisruptionTarget, or the trainer's requeue code."""
-    failed = (pod.get("status") or {}).get("phase") == "Failed"
-    return failed and (condition(pod, "DisruptionTarget") is not None or terminated(pod).get("exitCode") == EXIT_REQUEUE)
+    if (pod.get("status") or {}).get("phase") != "Failed":
+        return False
+    return condition(pod, "DisruptionTarget") is not None or terminated(pod).get("exitCode") == EXIT_REQUEUE
 
 
 def ended(pod: dict) -> str:

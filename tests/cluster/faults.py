@@ -59,8 +59,9 @@ class FaultProxy:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request seen, in order
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
+        self.server.proxy = self
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -98,69 +99,74 @@ class FaultProxy:
         self.server.server_close()
 
 
-def _handler(proxy: FaultProxy):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _Handler(BaseHTTPRequestHandler):
+    """Answers one connection's requests: a fault when one is armed for it, else the apiserver's answer."""
 
-        def log_message(self, *args) -> None:  # quiet
-            pass
+    protocol_version = "HTTP/1.1"
 
-        def _any(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            kind = proxy.take(self.command, self.path)
-            if kind == "429":
-                return self._answer(429, status_body(429, "TooManyRequests", "the server has received too many "
-                                                     "requests and has asked us to try again later"), {"Retry-After": "1"})
-            if kind == "503":
-                return self._answer(503, status_body(503, "ServiceUnavailable", "the server is currently unable "
-                                                     "to handle the request"))
-            if kind == "drop":
-                return self._drop()
-            if kind == "gone":
-                event = {"type": "ERROR", "object": json.loads(status_body(410, "Expired", "too old resource version"))}
-                return self._answer(200, json.dumps(event).encode() + b"\n", close=True)
-            self._forward(body, drop=kind == "drop-after")
+    def log_message(self, *args) -> None:  # quiet
+        pass
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+    def _any(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        kind = self.server.proxy.take(self.command, self.path)
+        if kind == "429":
+            throttled = status_body(429, "TooManyRequests", "the server has received too many requests and has "
+                                    "asked us to try again later")
+            return self._answer(429, throttled, {"Retry-After": "1"})
+        if kind == "503":
+            unavailable = status_body(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+            return self._answer(503, unavailable)
+        if kind == "drop":
+            return self._drop()
+        if kind == "gone":
+            gone = json.loads(status_body(410, "Expired", "too old resource version"))
+            return self._answer(200, json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n", close=True)
+        self._forward(body, drop=kind == "drop-after")
 
-        def _forward(self, body: bytes, drop: bool) -> None:
-            upstream = http.client.HTTPSConnection(*proxy.upstream, context=proxy.ssl, timeout=300)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-            upstream.request(self.command, self.path, body=body or None, headers=headers)
-            response = upstream.getresponse()
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+    def _forward(self, body: bytes, drop: bool) -> None:
+        upstream = http.client.HTTPSConnection(*self.server.proxy.upstream, context=self.server.proxy.ssl,
+                                               timeout=300)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        upstream.request(self.command, self.path, body=body or None, headers=headers)
+        response = upstream.getresponse()
+        try:
             if drop:
                 response.read()
-                upstream.close()
                 return self._drop()
-            self.send_response(response.status, response.reason)
-            for key, value in response.getheaders():
-                if key.lower() not in HOP_BY_HOP:
-                    self.send_header(key, value)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            try:
-                while chunk := response.read1(65536):
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-            finally:
-                upstream.close()
+            self._relay(response)
+        finally:
+            upstream.close()
 
-        def _answer(self, code: int, body: bytes, headers: dict | None = None, close: bool = False) -> None:
-            self.send_response(code)
-            for key, value in {"Content-Type": "application/json", "Content-Length": str(len(body)),
-                               **(headers or {})}.items():
+    def _relay(self, response: http.client.HTTPResponse) -> None:
+        """Stream the apiserver's answer back chunk by chunk (watches and followed logs never end by size)."""
+        self.send_response(response.status, response.reason)
+        for key, value in response.getheaders():
+            if key.lower() not in HOP_BY_HOP:
                 self.send_header(key, value)
-            if close:
-                self.send_header("Connection", "close")
-                self.close_connection = True
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _drop(self) -> None:
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            while chunk := response.read1(65536):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-            self.connection.close()
 
-    return Handler
+    def _answer(self, code: int, body: bytes, headers: dict | None = None, close: bool = False) -> None:
+        self.send_response(code)
+        for key, value in {"Content-Type": "application/json", "Content-Length": str(len(body)),
+                           **(headers or {})}.items():
+            self.send_header(key, value)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        self.connection.close()
