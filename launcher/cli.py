@@ -126,9 +126,9 @@ def train(
         state = train_local(run, options, echo=echo)
     except Cancelled:
         raise typer.Exit(130) from None
-    from .status_local import local_status
+    from .status_local import folder_created, local_status
 
-    _print_summary(local_status(state).to_json(), output, echo)
+    _print_summary(local_status(state, folder_created(runs_root / run.run_id)).to_json(), output, echo)
     raise typer.Exit(0 if state.status == "Succeeded" else 1)
 
 
@@ -160,10 +160,11 @@ def status(run_id: RunArg, local: LocalOpt = False, namespace: NamespaceOpt = No
            kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"), output: TextOpt = "text") -> None:
     """Show a run: phase, per index its pod, node, state, attempts, preemptions, failures; committed step."""
     if local:
-        from .status_local import local_status
+        from .status_local import folder_created, local_status
         from .status_table import print_status
 
-        print_status(local_status(_state(runs_root, run_id)), output, typer.echo)
+        state = _state(runs_root, run_id)
+        print_status(local_status(state, folder_created(runs_root / run_id)), output, typer.echo)
         return
     from .cluster import commands
 
@@ -180,10 +181,11 @@ def list_runs(local: LocalOpt = False, namespace: NamespaceOpt = None, context: 
 
         raise typer.Exit(commands.list_runs(_target(namespace, context, kubeconfig, runs_root), output, typer.echo))
     from .local.state import list_runs as local_runs
-    from .status_local import local_status
+    from .status_local import folder_created, local_status
     from .status_table import print_list
 
-    print_list([local_status(s) for s in local_runs(runs_root)], output, typer.echo)
+    print_list([local_status(s, folder_created(runs_root / s.run_id)) for s in local_runs(runs_root)], output,
+               typer.echo)
 
 
 @app.command()

@@ -1,6 +1,8 @@
 """A local run's run.json (launcher/local/state.py) as the shared run-status model (launcher/status.py)."""
 
 from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
 
 from .local.jobrules import judge_pod
 from .local.state import RunState
@@ -21,12 +23,20 @@ def local_attempt(record: dict, run_status: str) -> Attempt:
     return Attempt(record["index"], record["attempt"], state, exit_code=code, preempted=preempted, ended=ended)
 
 
-def local_status(state: RunState) -> RunStatus:
+def local_status(state: RunState, created: str = "") -> RunStatus:
     """The shared model of a local run. The totals are the supervisor's own (they are what it acted on);
-    per-index rows and the history come from its records."""
+    per-index rows and the history come from its records. `created`: RFC 3339 time the run began."""
     history = [local_attempt(r, state.status) for r in state.history]
     nodes = max((a.index for a in history), default=-1) + 1
     computed = RunStatus.from_attempts(state.run_id, state.status, nodes, history, reason=state.reason,
                                        metrics=state.metrics, final_dir=state.final_dir,
-                                       config_hash=state.config_hash)
+                                       config_hash=state.config_hash, created=created)
     return replace(computed, attempts=state.attempts, preemptions=state.preemptions, failures=state.failures)
+
+
+def folder_created(folder: Path) -> str:
+    """When a local run began, as RFC 3339 UTC: the time its folder's config.yaml was written ("" if none)."""
+    config = folder / "config.yaml"
+    if not config.is_file():
+        return ""
+    return datetime.fromtimestamp(config.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -115,3 +115,13 @@ def test_ages_and_tables():
     text = console.export_text()
     assert "training/bert-1a2b3c4d: Running (age 3h)" in text
     assert "gke-spot-0" in text and "last committed step: -" in text
+
+
+def test_a_local_run_is_as_old_as_its_folders_config(tmp_path):
+    from launcher.status_local import folder_created
+
+    import os
+
+    (tmp_path / "config.yaml").write_text("name: x\n")
+    os.utime(tmp_path / "config.yaml", (1777228542, 1777228542))
+    assert (folder_created(tmp_path), folder_created(tmp_path / "absent")) == (T0, "")
