@@ -53,3 +53,14 @@ def test_dockerfile_runs_the_trainer_under_an_init_as_a_non_root_user():
     assert 'ENTRYPOINT ["/usr/bin/tini", "--", "python", "-m", "trainer"]' in text
     assert "USER 1000:1000" in text
     assert text.count("FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04") == 2  # pinned, multi-stage
+
+
+def test_only_the_cluster_api_module_imports_kubernetes():
+    importers = set()
+    for path in (ROOT / "launcher").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(name.split(".")[0] == "kubernetes" for name in names):
+                importers.add(path.relative_to(ROOT).as_posix())
+    assert importers == {"launcher/cluster/api.py"}

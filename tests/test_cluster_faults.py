@@ -122,3 +122,12 @@ def test_a_missing_namespace_context_or_kubeconfig_is_one_line_and_exit_2(kube, 
         assert result.returncode == 2, (args, result.stderr)
         (line,) = result.stderr.splitlines()
         assert line.startswith(start), line
+
+
+def test_refused_credentials_are_one_line_naming_the_call(kube, namespace, tmp_path):
+    lay = kube.control_plane.layout
+    write_kubeconfig(tmp_path / "stale.kubeconfig", lay.server, lay.serving_cert, "someone", "expired-token")
+    result = run_launch("list", "--namespace", namespace, "--kubeconfig", str(tmp_path / "stale.kubeconfig"))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["error: unauthorized: the API server refused the kubeconfig's credentials "
+                                          "to list jobs.batch (expired token or wrong user?)"]
