@@ -21,6 +21,7 @@ from kubernetes import client, config
 
 from ..loading import ConfigError
 from .retry import RetryPolicy, retryable
+from .runstatus import KUEUE_WEBHOOK
 
 CONNECT_SECONDS = 5.0
 READ_SECONDS = 30.0
@@ -123,6 +124,10 @@ class Kube:
         if exc.status == 401:
             return ClusterError(f"unauthorized: the API server refused the kubeconfig's credentials to {verb} "
                                 f"{resource} (expired token or wrong user?)", 401)
+        if KUEUE_WEBHOOK in message:
+            return ClusterError(f"{verb} {resource}: Kueue's admission webhook is unreachable, so the cluster "
+                                f"accepts no Job now (not a problem of this run; ask the cluster admins): {message}",
+                                exc.status)
         if exc.status == 404 and details.get("kind") == "namespaces":
             return ClusterError(f"namespace {details.get('name', self.namespace)!r} not found "
                                 f"(pass --namespace, or set it in the config)", 404)

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 from launcher.schema.contract import EXIT_BAD_CONFIG, parse_termination_message
 
-from .runstatus import QUEUE_LABEL, condition, container, is_preempted, pod_index, terminated
+from .runstatus import KUEUE_WEBHOOK, QUEUE_LABEL, condition, container, is_preempted, pod_index, terminated
 from .scheduling import explain
 
-KUEUE_WEBHOOK = 'failed calling webhook "mjob.kb.io"'
 BACKOFF_BASE, BACKOFF_CAP = 10, 600  # the Job controller's pod-failure backoff, seconds
 
 

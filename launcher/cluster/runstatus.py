@@ -13,6 +13,7 @@ from ..status import Attempt, RunStatus
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+KUEUE_WEBHOOK = 'failed calling webhook "mjob.kb.io"'  # Kueue's Job webhook is down (reference section 6.4)
 
 
 def condition(obj: dict, kind: str) -> dict | None:
