@@ -80,8 +80,12 @@ def test_a_run_is_submitted_preempted_replaced_followed_cancelled_and_resumed(ku
     assert f"attempt 1 (pod {first[1].metadata.name}) ended: preempted by TerminationByKubelet" in ends[0]
     assert f"attempt 2 (pod {replacement.metadata.name}) ended: succeeded" in ends[1]
 
+    replay = launch("logs", run_id, "-f", "--index", "1", timeout=30)  # a finished run: both attempts, then exit
+    assert replay.returncode == 0 and [line for line in replay.stderr.splitlines() if " ended: " in line] == ends
+
     again = _json(launch("train", CONFIG, "-o", "json"))
-    assert (again["run_id"], again["created"]) == (run_id, False)
+    assert (again["run_id"], again["created"], again["existed"], again["status"]) == \
+        (run_id, False, True, "Succeeded")
     changed = launch("train", CONFIG, "--run-id", run_id, "--set", "train.lr=1e-4")
     assert changed.returncode == 2 and "Traceback" not in changed.stderr
     assert f"config hash {status['config_hash']}, and this config hashes to " in changed.stderr

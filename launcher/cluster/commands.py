@@ -50,11 +50,12 @@ def train(target: Target, run: Run, dry_run: str, wait: bool, output: str, say: 
     submitted = submit(kube, objects, dry_run)
     if not dry_run:
         ops.remember(kube, run.run_id, objects[0]["data"]["config.yaml"], target.runs_root)
-    status = run_status(submitted.job, [])
+    status = ops.read_status(kube, run.run_id) if submitted.existed else run_status(submitted.job, [])
     if wait and not dry_run:
         status = follow.wait_run(kube, run.run_id, say if output != "json" else lambda _: None)
-    verb = "server dry run passed for" if dry_run else "submitted" if submitted.created else "already submitted:"
-    say(_json({**status.to_json(), "created": submitted.created, "dry_run": dry_run}) if output == "json" else
+    verb = "already submitted:" if submitted.existed else "server dry run passed for" if dry_run else "submitted"
+    say(_json({**status.to_json(), "created": submitted.created, "existed": submitted.existed, "dry_run": dry_run})
+        if output == "json" else
         f"{verb} run {run.run_id} in namespace {kube.namespace} ({status.status}); follow it with "
         f"`launch logs {run.run_id} -f`, check it with `launch status {run.run_id}`")
     return 0 if not wait or status.status == "Succeeded" else 1

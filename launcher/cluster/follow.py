@@ -91,7 +91,8 @@ class LogFollower:
             for attempt, pod in enumerate(mine, start=1):
                 if pod["metadata"]["uid"] not in self.done:
                     self.show(pod, attempt)
-                    break
+                if pod["metadata"]["uid"] not in self.done:
+                    break  # still running or waiting: its successors come after it
             if self._finished(mine):
                 return
 

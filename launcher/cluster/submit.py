@@ -18,12 +18,14 @@ JOB_API = "batch/v1"
 
 @dataclass(frozen=True)
 class Submitted:
-    """`job`: the Job as the API server has it; `created`: whether this call created it (False: it existed
-    or the submission was a dry run); `dry_run`: "", "client" or "server"."""
+    """`job`: the Job as the API server has it (or would have it, after a dry run); `created`: whether this
+    call created it; `existed`: whether it was there already (then nothing was sent, dry run or not);
+    `dry_run`: "" or "server"."""
 
     job: dict
     created: bool
     dry_run: str = ""
+    existed: bool = False
 
 
 def by_kind(objects: list[dict]) -> dict[str, dict]:
@@ -73,7 +75,7 @@ def submit(kube: Kube, objects: list[dict], dry_run: str = "") -> Submitted:
     if existing := kube.job(job["metadata"]["name"]):
         if refusal := conflict(existing, job):
             raise ClusterError(refusal)
-        return Submitted(_complete(kube, existing, kinds), created=False, dry_run=dry_run)
+        return Submitted(_complete(kube, existing, kinds), created=False, dry_run=dry_run, existed=True)
     if dry_run == "server":
         checked = [kube.create(obj, dry_run=True) for obj in objects]
         return Submitted(checked[-1], created=False, dry_run=dry_run)
