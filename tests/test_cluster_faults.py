@@ -60,6 +60,11 @@ def test_submit_and_wait_complete_through_throttling_outages_drops_and_an_expire
     relisted = [i for i, (method, path) in enumerate(proxy.requests) if "watch=true" in path]
     assert any("/pods?" in path and "watch" not in path for _, path in proxy.requests[relisted[0] + 1:]), \
         "a re-list after the 410"
+    writes = [(method, path.split("?")[0].removeprefix("/apis/batch/v1").removeprefix("/api/v1"))
+              for method, path in proxy.requests if method in ("POST", "PATCH")]
+    first = [writes.index(w) for w in (("POST", f"{base}/jobs"), ("POST", f"{base}/configmaps"),
+                                       ("PATCH", f"{base}/jobs/{run_id}"))]
+    assert first == sorted(first), writes  # Job (suspended), then its ConfigMap, then unsuspended
     configmaps = kube.core.list_namespaced_config_map(namespace, label_selector=f"kubetrain.dev/run={run_id}")
     assert len(configmaps.items) == 1 and configmaps.items[0].metadata.owner_references[0].kind == "Job"
 
