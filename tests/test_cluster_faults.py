@@ -10,20 +10,12 @@ import pytest
 from kubernetes import client
 
 from tests.cluster.controlplane import write_kubeconfig
-from tests.cluster.faults import FaultProxy
 from tests.cluster.namespaces import manifest_objects
 from tests.factory import ROOT, run_launch
 
 pytestmark = pytest.mark.cluster
 
 QUICKSTART = ("configs/quickstart.yaml", "--set", "resources.nodes=1")
-
-
-@pytest.fixture
-def proxy(kube):
-    faults = FaultProxy(kube.control_plane.layout.server, kube.control_plane.layout.serving_cert)
-    yield faults
-    faults.stop()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from launcher.schema.contract import termination_message
+from tests.cluster.kubelet import NODE_SHUTDOWN
 from tests.cluster.nodes import POOL_LABEL
 from tests.cluster.wait import until
 from tests.factory import ROOT, run_launch
@@ -105,3 +106,32 @@ def test_a_run_is_submitted_preempted_replaced_followed_cancelled_and_resumed(ku
     kubelet.running(run_id, 0)
     again = launch("resume", run_id)
     assert "nothing to resume" in again.stdout and again.returncode == 0
+
+
+def test_logs_read_one_attempt_and_follow_an_index_across_its_replacement(kube, namespace, kubelet, proxy, tmp_path):
+    """kwok serves no container logs, so the proxy answers the log requests as the pods' kubelet would."""
+    kubeconfig = proxy.kubeconfig(tmp_path / "proxy.kubeconfig", kube.control_plane.tokens["admin"], namespace)
+    where = ["--namespace", namespace, "--kubeconfig", str(kubeconfig), "--runs-root", str(tmp_path / "runs")]
+    run_id = _json(run_launch("train", "configs/quickstart.yaml", "--set", "resources.nodes=1", "-o", "json",
+                              *where))["run_id"]
+    first_log = ["[run] training from step 0 of 80", "[run] reached step 40/80", "requeue: stopped at step 40"]
+    second_log = ["[run] training from step 40 of 80 (resumed)", "finished: steps=80"]
+    proxy.script_logs(first_log, second_log)
+    first = kubelet.running(run_id, 0)
+    follower = subprocess.Popen([sys.executable, "-m", "launcher", "logs", run_id, "-f", *where], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    until(lambda: any(path.endswith(f"/pods/{first.metadata.name}/log") or f"/pods/{first.metadata.name}/log?"
+                      in path for _, path in proxy.requests), 30, "the follower to read attempt 1")
+    kubelet.shut_down_node(first, message=termination_message(75, "requeue: stopped at step 40", 40))
+    second = until(lambda: next((p for p in kubelet.pods(run_id, 0) if p.metadata.uid != first.metadata.uid
+                                 and p.status.phase == "Running"), None), 60, "the replacement, Running")
+    kubelet.succeed(second, message=termination_message(0, "finished: steps=80", 80))
+    out, _ = follower.communicate(timeout=60)
+    lines = [line for line in out.splitlines() if "is not running yet; waiting" not in line]  # if it saw Pending
+    assert follower.returncode == 0, out
+    ended = [f"── index 0 attempt 1 (pod {first.metadata.name}) ended: preempted by TerminationByKubelet: "
+             f"{NODE_SHUTDOWN} (requeue: stopped at step 40) ──",
+             f"── index 0 attempt 2 (pod {second.metadata.name}) ended: succeeded ──"]
+    assert lines == [*first_log, ended[0], *second_log, ended[1]]
+    tail = run_launch("logs", run_id, "--attempt", "1", "--tail", "1", *where)
+    assert (tail.returncode, tail.stdout) == (0, "requeue: stopped at step 40\n")

@@ -14,13 +14,21 @@ method and a substring of the path (query included) and fires `times` times:
   client cannot know whether its create happened.
 - "gone": answers a watch with one `ERROR` event carrying a 410 Expired Status, as the apiserver does when
   the resourceVersion was compacted away.
+
+kwok runs no kubelet, so the apiserver cannot fetch a container's log (500 "no preferred addresses found").
+`FaultProxy.script_logs` plays that kubelet's part: the pods whose logs are asked for get the scripted logs
+in the order they are first asked for, and GET .../pods/<pod>/log answers them as the kubelet does
+(`timestamps=true` prefixes an RFC 3339 time, `tailLines=N` keeps the last N) and ends the stream, as a
+followed log ends when the container exits.
 """
 
 import http.client
 import json
+import re
 import ssl
 import threading
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -58,6 +66,8 @@ class FaultProxy:
         self.ssl = ssl.create_default_context(cafile=str(ca))
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request seen, in order
+        self.logs: dict[str, list[str]] = {}  # pod name -> its container's log lines
+        self.scripted: list[list[str]] = []  # logs for the next pods asked about
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
@@ -94,6 +104,28 @@ class FaultProxy:
         path.write_text(yaml.safe_dump(doc))
         return path
 
+    def script_logs(self, *logs: list[str]) -> None:
+        """Logs for the pods whose logs are asked for next, one list of lines per pod, in that order."""
+        with self.lock:
+            self.scripted.extend(logs)
+
+    def log_body(self, path: str) -> bytes | None:
+        """The kubelet's answer to a log request for a pod with a (scripted) log, else None."""
+        url = urlsplit(path)
+        found = re.search(r"/pods/([^/]+)/log$", url.path)
+        with self.lock:
+            if found and found.group(1) not in self.logs and self.scripted:
+                self.logs[found.group(1)] = self.scripted.pop(0)
+        if not found or found.group(1) not in self.logs:
+            return None
+        query = parse_qs(url.query)
+        lines = self.logs[found.group(1)]
+        if "tailLines" in query:
+            lines = lines[-int(query["tailLines"][0]):]
+        if query.get("timestamps") == ["true"]:
+            lines = [f"2026-04-26T18:35:{i:02d}.000000001Z {line}" for i, line in enumerate(lines)]
+        return "".join(f"{line}\n" for line in lines).encode()
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -110,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _any(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         kind = self.server.proxy.take(self.command, self.path)
+        if kind is None and (log := self.server.proxy.log_body(self.path)) is not None:
+            return self._answer(200, log, {"Content-Type": "text/plain"})
         if kind == "429":
             throttled = status_body(429, "TooManyRequests", "the server has received too many requests and has "
                                     "asked us to try again later")
@@ -153,8 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        except (BrokenPipeError, ConnectionResetError, http.client.IncompleteRead):
+            self.close_connection = True  # the client or the apiserver hung up mid-stream
 
     def _answer(self, code: int, body: bytes, headers: dict | None = None, close: bool = False) -> None:
         self.send_response(code)

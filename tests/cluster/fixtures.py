@@ -4,6 +4,7 @@
   Ctrl-C (pytest tears session fixtures down when interrupted) and SIGTERM (made to act like Ctrl-C).
 - `namespace` (per test): a fresh namespace set up like `training`; deleted after the test.
 - `kubelet` (per test): FakeKubelet for that namespace.
+- `proxy` (per test): a FaultProxy in front of the apiserver (faults, and container logs kwok cannot serve).
 
 Missing binaries fail every test that needs them, with the fix; nothing is skipped. The cluster tests run
 after the others (pytest_collection_modifyitems).
@@ -15,6 +16,7 @@ import secrets
 import pytest
 
 from .binaries import MissingControlPlane
+from .faults import FaultProxy
 from .kubelet import FakeKubelet
 from .namespaces import create_namespace, delete_namespace
 from .processes import interrupt_on_sigterm
@@ -42,6 +44,14 @@ def namespace(kube: Cluster, request) -> str:
     create_namespace(kube.api, name)
     yield name
     delete_namespace(kube.api, name)
+
+
+@pytest.fixture
+def proxy(kube: Cluster) -> FaultProxy:
+    """A fault-injecting proxy in front of the apiserver (tests/cluster/faults.py), stopped after the test."""
+    faults = FaultProxy(kube.control_plane.layout.server, kube.control_plane.layout.serving_cert)
+    yield faults
+    faults.stop()
 
 
 @pytest.fixture
