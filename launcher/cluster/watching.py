@@ -45,20 +45,18 @@ def listed(kube: Kube, selector: str) -> PodView:
     return PodView(found["items"], found["metadata"]["resourceVersion"])
 
 
-def pod_views(kube: Kube, selector: str, window: int = 5, relists: list | None = None,
+def pod_views(kube: Kube, selector: str, window: int = 5,
               sleep: Callable[[float], None] = time.sleep) -> Iterator[list[dict]]:
     """The pods, yielded after the first list, after every change and at the end of every `window`-second
     watch (so a caller also re-checks what the pod watch does not carry, like the Job's conditions).
-    Appends to `relists` (if given) each time a 410 forced a re-list. Never ends by itself."""
+    Never ends by itself; ClusterError once the API server stops answering (after the retries)."""
     view, breaks = listed(kube, selector), 0
     yield view.items()
     while True:
         try:
             for event in kube.watch_pods(selector, view.resource_version, window):
                 if not view.apply(event):
-                    view = listed(kube, selector)
-                    if relists is not None:
-                        relists.append(view.resource_version)
+                    view = listed(kube, selector)  # 410 Gone: start over from a fresh list
                     break
                 if event.get("type") != "BOOKMARK":
                     yield view.items()
