@@ -5,7 +5,9 @@ verb and resource; nothing prints a traceback."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import certifi
 import pytest
 from kubernetes import client
 
@@ -110,10 +112,15 @@ def test_a_role_missing_one_verb_is_named_in_one_line(kube, namespace, no_delete
 
 def test_a_missing_namespace_context_or_kubeconfig_is_one_line_and_exit_2(kube, tmp_path):
     config = str(kube.kubeconfig)
+    lay = kube.control_plane.layout
+    write_kubeconfig(tmp_path / "wrong-ca.kubeconfig", lay.server, Path(certifi.where()), "admin",
+                     kube.control_plane.tokens["admin"])
     cases = [(("train", *QUICKSTART, "--namespace", "nowhere", "--kubeconfig", config),
               "error: namespace 'nowhere' not found"),
              (("status", "r", "--context", "nope", "--kubeconfig", config), "error: kubeconfig: "),
-             (("list", "--kubeconfig", str(tmp_path / "absent")), f"error: --kubeconfig {tmp_path / 'absent'}: ")]
+             (("list", "--kubeconfig", str(tmp_path / "absent")), f"error: --kubeconfig {tmp_path / 'absent'}: "),
+             (("list", "--kubeconfig", str(tmp_path / "wrong-ca.kubeconfig")),
+              "error: list jobs.batch: the API server's certificate is not trusted by the kubeconfig's CA")]
     for args, start in cases:
         result = run_launch(*args, "--runs-root", str(tmp_path / "runs"))
         assert result.returncode == 2, (args, result.stderr)

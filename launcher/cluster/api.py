@@ -99,6 +99,9 @@ class Kube:
                     raise self.error(verb, resource, exc) from None
                 self.sleep(self.policy.delay(attempt, (exc.headers or {}).get("Retry-After")))
             except DROPPED as exc:
+                if _tls_refused(exc):
+                    raise ClusterError(f"{verb} {resource}: the API server's certificate is not trusted by the "
+                                       f"kubeconfig's CA ({_tls_refused(exc)}): check --context/--kubeconfig") from None
                 if attempt == tries:
                     raise ClusterError(f"{verb} {resource}: no answer from the API server after "
                                        f"{attempt} tries ({type(exc).__name__})") from None
@@ -211,6 +214,14 @@ class Kube:
             raise Dropped(f"watch of pods: the stream broke off ({type(exc).__name__})") from None
         finally:
             response.release_conn()
+
+
+def _tls_refused(exc: Exception) -> str:
+    """The TLS verification failure behind a connection error ("" for anything else): retrying cannot help."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, urllib3.exceptions.SSLError):
+        return str(reason).split(": ", 1)[-1][:200]
+    return ""
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
