@@ -62,6 +62,7 @@ def train(target: Target, run: Run, dry_run: str, wait: bool, output: str, say: 
 
 
 def status(target: Target, run_id: str, output: str, say: Say) -> int:
+    """`launch status RUN`: the run's table, or its RunStatus as JSON. ClusterError if there is no such run."""
     kube = target.kube()
     found = ops.read_status(kube, run_id, target.runs_root)
     if found is None:
@@ -71,12 +72,15 @@ def status(target: Target, run_id: str, output: str, say: Say) -> int:
 
 
 def list_runs(target: Target, output: str, say: Say) -> int:
+    """`launch list`: every launch-managed run of the namespace, newest first."""
     print_list(ops.list_statuses(target.kube()), output, say)
     return 0
 
 
 def logs(target: Target, run_id: str, index: int, attempt: int | None, tail: int | None, follow_: bool,
          say: Say, note: Say) -> int:
+    """`launch logs`: one attempt's log (`attempt` None: the newest) to `say`, or with `follow_` every attempt
+    of the index in turn, with the lines between attempts to `note` (stderr)."""
     kube = target.kube()
     if kube.job(run_id) is None:
         raise ClusterError(f"no run {run_id!r} in namespace {kube.namespace!r} (see `launch list`)")
@@ -90,6 +94,7 @@ def logs(target: Target, run_id: str, index: int, attempt: int | None, tail: int
 
 
 def cancel(target: Target, run_id: str, output: str, say: Say) -> int:
+    """`launch cancel`: delete the run's objects (foreground), keep its checkpoints, say how to resume."""
     before = ops.cancel(target.kube(), run_id, target.runs_root)
     step = f" (last committed step {before.committed_step})" if before.committed_step is not None else ""
     say(_json({**before.to_json(), "status": "Cancelled"}) if output == "json" else
@@ -99,6 +104,7 @@ def cancel(target: Target, run_id: str, output: str, say: Say) -> int:
 
 
 def resume(target: Target, run_id: str, output: str, say: Say) -> int:
+    """`launch resume`: re-submit a Failed or Cancelled run under its run id; leave any other alone."""
     before, submitted = ops.resume(target.kube(), run_id, target.runs_root)
     if submitted is None:
         say(_json(before.to_json()) if output == "json" else

@@ -86,6 +86,7 @@ class LogFollower:
         self.waiting: set[str] = set()  # uids announced as waiting
 
     def run(self, window: int = 5) -> None:
+        """Follow until the run has finished and every pod of the index was shown to its end."""
         for pods in pod_views(self.kube, run_selector(self.run_id), window):
             mine = index_pods(pods, self.index)
             for attempt, pod in enumerate(mine, start=1):

@@ -80,6 +80,7 @@ class FaultProxy:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def inject(self, method: str, path: str, kind: str, times: int = 1) -> Fault:
+        """Arm a fault (see the module docstring); returns it, so a test can check `fired`."""
         fault = Fault(method, path, kind, times)
         with self.lock:
             self.faults.append(fault)
