@@ -2,7 +2,9 @@
 metav1.Status bodies the apiserver sends (shared/reference/kubernetes-run-status.md 5.2)."""
 
 import json
+from pathlib import Path
 
+import pytest
 from kubernetes import client
 
 from launcher.cluster.api import Kube
@@ -47,3 +49,16 @@ def test_other_errors_keep_the_status_reason_and_message():
                           "ContainerCreating")
     assert str(KUBE.error("get", "x", client.ApiException(status=502, reason="Bad Gateway"))) == \
         "get x: 502 Bad Gateway: Bad Gateway"
+
+
+def test_no_kubeconfig_outside_a_pod_points_at_the_options(tmp_path, monkeypatch):
+    from kubernetes import config
+
+    from launcher.cluster.api import ClusterError, connect
+
+    monkeypatch.setattr(config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "config"))
+    with pytest.raises(ClusterError, match=r"no kubeconfig \(.*/config does not exist\) and not in a pod: pass "
+                                           r"--kubeconfig or set KUBECONFIG, or use --local to run here"):
+        connect()
+    with pytest.raises(ClusterError, match="--kubeconfig /nonexistent: no such file"):
+        connect(Path("/nonexistent"))

@@ -50,9 +50,13 @@ def connect(kubeconfig: Path | None = None, context: str | None = None) -> clien
     Raises ClusterError for a missing file or an unknown context."""
     if kubeconfig is not None and not Path(kubeconfig).expanduser().is_file():
         raise ClusterError(f"--kubeconfig {kubeconfig}: no such file")
-    default = Path(config.KUBE_CONFIG_DEFAULT_LOCATION).expanduser()
+    location = config.KUBE_CONFIG_DEFAULT_LOCATION or "~/.kube/config"
+    defaults = [Path(p).expanduser() for p in location.split(":") if p]
     try:
-        if kubeconfig is None and context is None and not default.is_file() and _in_cluster():
+        if kubeconfig is None and not any(p.is_file() for p in defaults):
+            if context is not None or not _in_cluster():
+                raise ClusterError(f"no kubeconfig ({location} does not exist) and not "
+                                   f"in a pod: pass --kubeconfig or set KUBECONFIG, or use --local to run here")
             config.load_incluster_config()
             return client.ApiClient()
         return config.new_client_from_config(config_file=str(kubeconfig) if kubeconfig else None, context=context)
