@@ -13,7 +13,8 @@ from tests.trainer_env import trainer_config
 
 def launch_train(tmp_path, config, *args):
     return run_launch("train", str(config), "--local", "--runs-root", str(tmp_path / "runs"),
-                      "--volumes-root", str(tmp_path / "volumes"), "-o", "json", *args, timeout=600)
+                      "--volumes-root", str(tmp_path / "volumes"), "-o", "json", "--pod-backoff", "0.5", *args,
+                      timeout=600)
 
 
 def local_world(tmp_path, **sections):
@@ -37,7 +38,7 @@ def smoke_volumes(tmp_path_factory):
 def smoke(tmp_path, volumes, *args):
     result = run_launch("train", "configs/smoke.yaml", "--local", "--runs-root", str(tmp_path / "runs"),
                         "--volumes-root", str(volumes), "--volume", f"checkpoints={tmp_path / 'ckpt'}",
-                        "-o", "json", *args, timeout=600)
+                        "-o", "json", "--pod-backoff", "0.5", *args, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.splitlines()[-1])
 
@@ -45,7 +46,7 @@ def smoke(tmp_path, volumes, *args):
 def test_smoke_survives_two_preemption_drills_bit_identical_to_no_drill(tmp_path, smoke_volumes):
     clean = smoke(tmp_path, smoke_volumes, "--run-id", "smoke-clean")
     drilled = smoke(tmp_path, smoke_volumes, "--run-id", "smoke-drilled", "--preempt-after", "0.5",
-                    "--preempt-after", "1.0")
+                    "--preempt-after", "1.0", "--preempt-index", "1")
     assert (drilled["status"], drilled["attempts"], drilled["preemptions"], drilled["failures"]) == \
         ("Succeeded", 4, 2, 0)  # 2 pods, and a replacement for each drilled one
     history = json.loads((tmp_path / "runs" / "smoke-drilled" / "run.json").read_text())["history"]

@@ -8,7 +8,10 @@ import socket
 import subprocess
 import time
 
+import psutil
+
 from tests.test_resume import final_digests, start_gang
+from tests.watch import wait_for_line, watch
 from tests.trainer_env import run_trainer, trainer_config, write_dataset
 from trainer.checkpoints.catalog import entries
 from trainer.checkpoints.store import LocalStore
@@ -67,11 +70,12 @@ def test_sigterm_all_through_fit_start_up_with_accumulation_requeues_never_exit_
 
 def test_sigterm_to_one_ddp_rank_at_fit_start_up_stops_both_well_inside_the_grace_period(tmp_path):
     config = trainer_config(tmp_path, resources={"nodes": 2}, train={"max_steps": 200, "epochs": 100})
-    procs = start_gang(config, 2, 29535, {})
-    signal_when(procs[0], "training from step", signal.SIGTERM)  # rank 0 prints; the signal goes to rank 0 ...
-    procs[1].send_signal(signal.SIGTERM)  # ... and to rank 1 (a node drain reaches every pod), at fit start-up
+    pods = watch(start_gang(config, 2, 29535, {}))
+    wait_for_line(pods, "training from step")
+    for pod in pods:  # a node drain reaches every pod, at fit start-up
+        pod.proc.send_signal(signal.SIGTERM)
     started = time.monotonic()
-    codes = [p.wait(timeout=120) for p in procs]
+    codes = [pod.finish(timeout=120)[0] for pod in pods]
     assert codes == [75, 75]
     assert time.monotonic() - started < 60  # the old desynchronised handler blocked for the peer timeout
     assert committed_steps(config)
@@ -103,7 +107,7 @@ def test_waiting_for_a_peer_that_is_not_scheduled_is_a_free_requeue(tmp_path):
     for attempt in range(2):  # never counted: a limit of 1 would otherwise stop the second
         ((proc, _, err),) = run_trainer(config, port=29541 + attempt, nodes=1, NNODES="2")
         assert proc.returncode == 75, err[-2000:]
-        assert "requeue: the gang did not form in time" in err
+        assert "requeue: the gang of 2 did not form within 3 s" in err
 
 
 def test_lost_peer_requeues_without_progress_are_counted(tmp_path):
@@ -111,13 +115,14 @@ def test_lost_peer_requeues_without_progress_are_counted(tmp_path):
                             train={"max_steps": 100000, "epochs": 100000},
                             checkpoint={"every_n_steps": None, "every_n_minutes": None,
                                         "max_requeues_without_progress": 1})
-    procs = start_gang(config, 2, 29545, {})
-    signal_when(procs[0], "training from step", signal.SIGCONT)  # harmless: just wait for training
-    time.sleep(2)
-    procs[1].kill()  # a node vanishes before any checkpoint
-    _, err = procs[0].communicate(timeout=120)
-    assert procs[0].returncode == 1, err[-2000:]
-    assert "requeued 1 times in a row at step 0 without a new checkpoint" in err
+    pods = watch(start_gang(config, 2, 29545, {}))
+    wait_for_line(pods, "reached step")  # trained, and nothing committed
+    root = psutil.Process(pods[1].proc.pid)
+    for process in [root, *root.children(recursive=True)]:
+        process.kill()  # a node vanishes before any checkpoint: its agent and worker at once
+    code, output = pods[0].finish(timeout=120)
+    assert code == 1, output[-2000:]
+    assert "requeued 1 times in a row at step 0 without a new checkpoint" in output
 
 
 S3_ENV = {"AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "2"}

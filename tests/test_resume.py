@@ -94,10 +94,19 @@ def test_sigterm_at_random_points_resumes_bit_identical(tmp_path, uninterrupted)
 
 
 def test_two_ddp_processes_preempted_resume_bit_identical(tmp_path, uninterrupted):
-    config = trainer_config(tmp_path, resources={"nodes": 2}, **LONG)
-    history = run_with_preemptions(config, nodes=2, kills=3, seed=2)
-    assert history[:3] == [[75, 75]] * 3  # whichever rank heard SIGTERM, both stopped
-    assert final_digests(config) == uninterrupted[2]
+    """Three spot notices at random moments to random pods of a 2-pod gang, through the local runner (only
+    the noticed pod is replaced; the other's agent re-forms the gang with the replacement)."""
+    from tests.test_local_runner import launch_train, local_world
+    config, volumes = local_world(tmp_path, resources={"nodes": 2}, **LONG)
+    rng = random.Random(2)
+    drills = [arg for _ in range(3) for arg in ("--preempt-after", f"{rng.uniform(0.3, 1.5):.2f}")]
+    result = launch_train(tmp_path, config, *volumes, *drills)
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert (summary["status"], summary["failures"]) == ("Succeeded", 0), result.stderr[-3000:]
+    history = json.loads((tmp_path / "runs" / summary["run_id"] / "run.json").read_text())["history"]
+    assert [h["exit_code"] for h in history if h["drill"]] == [75, 75, 75]  # each committed, then requeued
+    final = json.loads((tmp_path / "ckpt" / summary["run_id"] / "final" / "metrics.json").read_text())
+    assert final["weights_sha256_per_rank"] == uninterrupted[2]
 
 
 def test_s3_checkpoints_resume_bit_identical(tmp_path, uninterrupted, bucket, s3_endpoint, monkeypatch):

@@ -114,19 +114,22 @@ def test_gradient_accumulation_takes_one_optimizer_step_per_n_batches(tmp_path):
 
 
 def test_a_lost_peer_makes_the_survivor_requeue_in_bounded_time(tmp_path):
-    import signal
     import time
 
+    import psutil
+
     from tests.test_resume import start_gang
+    from tests.watch import wait_for_line, watch
     config = trainer_config(tmp_path, resources={"nodes": 2}, job={"peer_timeout_seconds": 20},
                             train={"max_steps": 100000, "epochs": 100000})
-    procs = start_gang(config, 2, 29661, {})
-    log = tmp_path / "ckpt" / "run" / "logs" / "csv" / "metrics.csv"
-    while not log.exists() and procs[0].poll() is None:
-        time.sleep(0.1)
-    procs[1].send_signal(signal.SIGKILL)  # a node vanishes without notice
+    pods = watch(start_gang(config, 2, 29661, {}))
+    wait_for_line(pods, "reached step")
+    root = psutil.Process(pods[1].proc.pid)
+    for process in [root, *root.children(recursive=True)]:
+        process.kill()  # a node vanishes without notice: its agent and its worker at once
     started = time.monotonic()
-    _, err = procs[0].communicate(timeout=120)
-    assert procs[0].returncode == 75, err[-2000:]
-    assert "requeue: lost a peer" in err
+    code, output = pods[0].finish(timeout=120)
+    assert code == 75, output[-2000:]
+    assert "requeue: lost a peer" in output  # its worker left the collective at once ...
+    assert "did not form within 20 s" in output  # ... and its agent waited for a replacement, in vain
     assert time.monotonic() - started < 60

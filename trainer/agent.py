@@ -19,7 +19,7 @@ import signal
 import sys
 
 from torch.distributed import DistError
-from torch.distributed.elastic.agent.server.api import RunResult, WorkerSpec
+from torch.distributed.elastic.agent.server.api import RunResult, WorkerSpec, WorkerState
 from torch.distributed.elastic.agent.server.local_elastic_agent import LocalElasticAgent
 from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
 from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -35,6 +35,9 @@ from .env import Cluster
 # (checkpoint.max_requeues_without_progress), which exits 1 and so ends the agent too.
 MAX_REFORMS = 100
 STOP_WORKERS_SECONDS = 10  # a worker stopped for a re-form has lost a peer: it has nothing to commit
+# How long an agent whose workers finished waits for the other agents (torch: 300 s). The workers of a gang
+# finish together (they leave the process group together), so this only covers agents slow to exit.
+EXIT_BARRIER_SECONDS = 60
 
 
 class TrainerAgent(LocalElasticAgent):
@@ -43,7 +46,8 @@ class TrainerAgent(LocalElasticAgent):
     SIGTERM the workers get the pod's whole grace period to commit, not torch's 30 s."""
 
     def __init__(self, spec: WorkerSpec, grace_seconds: int):
-        super().__init__(spec, DefaultLogsSpecs(), start_method="spawn", shutdown_timeout=grace_seconds)
+        super().__init__(spec, DefaultLogsSpecs(), start_method="spawn", shutdown_timeout=grace_seconds,
+                         exit_barrier_timeout=EXIT_BARRIER_SECONDS)
         self.grace_seconds = grace_seconds
 
     def _monitor_workers(self, worker_group) -> RunResult:
@@ -69,10 +73,13 @@ def run_agent(exp: Experiment, cluster: Cluster, argv: list[str]) -> int:
     os.environ["TORCH_DISABLE_SHARE_RDZV_TCP_STORE"] = "1"
     signal.signal(signal.SIGTERM, _stop)  # until the workers start, then torch's own handler does the same
     signal.signal(signal.SIGINT, _stop)
-    agent = TrainerAgent(worker_spec(exp, cluster, argv), exp.job.grace_period_seconds)
+    agent = None
     try:
+        agent = TrainerAgent(worker_spec(exp, cluster, argv), exp.job.grace_period_seconds)
         result = agent.run()
     except SignalException as exc:
+        if agent and agent.get_worker_group().state == WorkerState.SUCCEEDED:
+            return _say(EXIT_OK, "finished (stopped while waiting for the other pods to finish too)")
         return _say(EXIT_REQUEUE, f"requeue: stopped by {signal.Signals(exc.sigval).name}")
     except RendezvousTimeoutError:
         return _say(EXIT_REQUEUE, f"requeue: the gang of {cluster.nnodes} did not form within "

@@ -63,9 +63,18 @@ def _run_agent(config: Path, cluster: Cluster, flag: StopFlag) -> int:
     except DataError as exc:
         return _finish(EXIT_BAD_CONFIG, f"error: {exc}")
     from .agent import run_agent
+    from .checkpoints.final import finished_metrics
+    from .checkpoints.store import open_store
 
     if flag.requested:
         return _finish(EXIT_REQUEUE, "requeue: stopped before the gang formed")
+    final = open_store(cluster.checkpoint_uri, cluster.run_id, area="final")
+    try:
+        final.check()
+        if finished_metrics(final) is not None:  # the gang is gone: no rendezvous would ever fill
+            return _finish(EXIT_OK, f"already finished: the final model in {final.location()} verifies")
+    except StoreError as exc:
+        return _finish(EXIT_BAD_CONFIG if exc.permanent else EXIT_CRASH, f"error: {exc}")
     return run_agent(exp, cluster, ["--config", str(config)])
 
 
