@@ -116,3 +116,42 @@ def test_the_backoff_grows_with_every_failed_pod_and_is_capped():
             for i in range(8)]
     findings = diagnose(job(completions=1), pods, [])
     assert "about 600 s after 8 failed pod(s)" in findings[-1].what and not findings[-1].problem
+
+
+def workload(*conditions: dict) -> dict:
+    return {"metadata": {"name": "job-bert-1a2b3c4d-3f2a1", "labels": {"kueue.x-k8s.io/job-uid": "job-uid"}},
+            "status": {"conditions": list(conditions)}}
+
+
+def wl_cond(kind: str, status: str, reason: str, message: str) -> dict:
+    return {"type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": T0}
+
+
+QUEUED = job(suspend=True, labels={"kueue.x-k8s.io/queue-name": "research"})
+
+
+@pytest.mark.parametrize(("conditions", "what", "problem"), [
+    ([wl_cond("QuotaReserved", "False", "Pending", "couldn't assign flavors to pod set main: insufficient unused "
+              "quota for cpu in flavor default-flavor, 9 more needed")],
+     "queue research: waiting for quota: needs 9 more cpu in flavor default-flavor (admitted when other workloads "
+     "finish)", False),
+    ([wl_cond("QuotaReserved", "False", "Pending", "couldn't assign flavors to pod set main: insufficient quota for "
+              "nvidia.com/gpu in flavor a100, request > maximum capacity (16 > 8)")],
+     "queue research: the run asks for more than the ClusterQueue's maximum capacity: it can never be admitted", True),
+    ([wl_cond("QuotaReserved", "False", "Inadmissible", "LocalQueue research doesn't exist")],
+     "queue research: Kueue cannot admit it: LocalQueue research doesn't exist", True),
+    ([wl_cond("Evicted", "True", "Preempted", "Preempted to accommodate a higher priority Workload"),
+      wl_cond("Preempted", "True", "InClusterQueue", "Preempted to accommodate a higher priority Workload")],
+     "queue research: preempted by Kueue: Preempted to accommodate a higher priority Workload", False),
+    ([wl_cond("Evicted", "True", "Deactivated", "The workload is deactivated due to RequeuingLimitExceeded")],
+     "queue research: stopped by Kueue (Deactivated): The workload is deactivated due to RequeuingLimitExceeded",
+     True),
+], ids=["more-quota", "never-fits", "inadmissible", "preempted", "deactivated"])
+def test_a_queued_run_is_explained_from_its_kueue_workload(conditions, what, problem):
+    (finding,) = diagnose(QUEUED, [], [], workloads=[workload(*conditions)])
+    assert (finding.what, finding.problem) == (what, problem)
+
+
+def test_a_queued_run_without_a_workload_asks_whether_kueue_runs():
+    (finding,) = diagnose(QUEUED, [], [], workloads=[])
+    assert not finding.problem and "no Workload yet: is Kueue running?" in finding.fix

@@ -169,6 +169,20 @@ class Kube:
         return self.json("list", "events", self.core.list_namespaced_event, self.namespace,
                          field_selector=field_selector or None)["items"]
 
+    def workloads(self, job_uid: str) -> list[dict] | None:
+        """The Kueue Workloads of a Job (v1beta2, then v1beta1); None when Kueue is not installed or the
+        identity may not read them (the doctor then says less, rather than failing)."""
+        custom = client.CustomObjectsApi(self.api)
+        for version in ("v1beta2", "v1beta1"):
+            try:
+                return self.json("list", "workloads.kueue.x-k8s.io", custom.list_namespaced_custom_object,
+                                 "kueue.x-k8s.io", version, self.namespace, "workloads",
+                                 label_selector=f"kueue.x-k8s.io/job-uid={job_uid}")["items"]
+            except ClusterError as exc:
+                if exc.status not in (403, 404):
+                    raise
+        return None
+
     def config_map(self, name: str) -> dict | None:
         return self.optional("get", f"configmaps/{name}", self.core.read_namespaced_config_map, name, self.namespace)
 

@@ -12,7 +12,7 @@ from ..render import render
 from ..status_table import print_list, print_status
 from . import doctor, follow, ops
 from .api import ClusterError, Kube, connect, context_namespace
-from .runstatus import run_status
+from .runstatus import QUEUE_LABEL, run_status
 from .submit import submit
 
 Say = Callable[[str], None]
@@ -124,7 +124,9 @@ def diagnose(target: Target, run_id: str, output: str, say: Say) -> int:
     if job is None:
         raise ClusterError(f"no run {run_id!r} in namespace {kube.namespace!r} (see `launch list`)")
     pods = kube.pods(ops.run_selector(run_id))
-    findings = doctor.diagnose(job, pods, kube.events(), _crash_logs(kube, pods))
+    queued = (job.get("spec") or {}).get("suspend") and QUEUE_LABEL in (job["metadata"].get("labels") or {})
+    workloads = kube.workloads(job["metadata"]["uid"]) if queued else None
+    findings = doctor.diagnose(job, pods, kube.events(), _crash_logs(kube, pods), workloads)
     if output == "json":
         say(_json([f.__dict__ for f in findings]))
     else:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from launcher.schema.contract import EXIT_BAD_CONFIG, parse_termination_message
 
+from .kueue import workload_verdict
 from .runstatus import KUEUE_WEBHOOK, QUEUE_LABEL, condition, container, is_preempted, pod_index, terminated
 from .scheduling import explain
 
@@ -41,8 +42,10 @@ def events_of(events: list[dict], uid: str) -> list[dict]:
     return sorted((e for e in events if (e.get("involvedObject") or {}).get("uid") == uid), key=event_time)
 
 
-def job_findings(job: dict, pods: list[dict], events: list[dict]) -> list[Finding]:
-    """Terminal conditions, Kueue and suspension (rows 1-5)."""
+def job_findings(job: dict, pods: list[dict], events: list[dict], workloads: list[dict] | None = None
+                 ) -> list[Finding]:
+    """Terminal conditions, Kueue and suspension (rows 1-6). `workloads`: the Job's Kueue Workloads, None when
+    they could not be read (no Kueue, or no RBAC for them)."""
     for event in events_of(events, job["metadata"].get("uid", "")):
         if KUEUE_WEBHOOK in (event.get("message") or ""):
             return [Finding("Kueue's webhook is unreachable: the cluster cannot accept or start Jobs right now",
@@ -54,12 +57,21 @@ def job_findings(job: dict, pods: list[dict], events: list[dict]) -> list[Findin
         queue = ((job.get("metadata") or {}).get("labels") or {}).get(QUEUE_LABEL)
         latest = events_of(events, job["metadata"].get("uid", ""))[-1:] or [{}]
         if queue:
-            return [Finding(f"waiting in Kueue queue {queue} for quota", "nothing to fix unless it waits too long: "
-                            f"kubectl get workloads -n {job['metadata'].get('namespace')}",
-                            latest[0].get("message", ""), problem=False)]
+            return [_queued(job, queue, latest[0].get("message", ""), workloads)]
         return [Finding("the Job is suspended (spec.suspend: true), so no pod runs",
                         f"`launch resume {job['metadata']['name']}` or unsuspend it")]
     return []
+
+
+def _queued(job: dict, queue: str, event: str, workloads: list[dict] | None) -> Finding:
+    """A Job suspended for Kueue: its Workload's verdict when readable, else that it waits in the queue."""
+    if workloads:
+        what, fix, problem = workload_verdict(workloads[0])
+        return Finding(f"queue {queue}: {what}", fix, event, problem=problem)
+    hint = "no Workload yet: is Kueue running?" if workloads == [] else \
+        f"kubectl get workloads -n {job['metadata'].get('namespace')}"
+    return Finding(f"waiting in Kueue queue {queue} for quota", f"nothing to fix unless it waits too long ({hint})",
+                   event, problem=False)
 
 
 def _failed(found: dict, pods: list[dict]) -> Finding:
@@ -161,10 +173,11 @@ def backoff_finding(job: dict, pods: list[dict]) -> Finding | None:
                    problem=False)
 
 
-def diagnose(job: dict, pods: list[dict], events: list[dict], logs: dict[str, list[str]] | None = None
-             ) -> list[Finding]:
-    """Every finding for the run, most important first. `logs`: pod name -> its last lines (for crashes)."""
-    if found := job_findings(job, pods, events):
+def diagnose(job: dict, pods: list[dict], events: list[dict], logs: dict[str, list[str]] | None = None,
+             workloads: list[dict] | None = None) -> list[Finding]:
+    """Every finding for the run, most important first. `logs`: pod name -> its last lines (for crashes);
+    `workloads`: its Kueue Workloads (None: unknown)."""
+    if found := job_findings(job, pods, events, workloads):
         return found + [f for f in _pod_findings(pods, events, logs or {}) if f.problem]
     findings = _pod_findings(pods, events, logs or {})
     if not any(f.problem for f in findings) and (waiting := backoff_finding(job, pods)):
