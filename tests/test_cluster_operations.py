@@ -135,3 +135,5 @@ def test_logs_read_one_attempt_and_follow_an_index_across_its_replacement(kube, 
     assert lines == [*first_log, ended[0], *second_log, ended[1]]
     tail = run_launch("logs", run_id, "--attempt", "1", "--tail", "1", *where)
     assert (tail.returncode, tail.stdout) == (0, "requeue: stopped at step 40\n")
+    beyond = run_launch("logs", run_id, "-f", "--index", "1", *where)
+    assert (beyond.returncode, beyond.stderr) == (2, f"error: --index 1: run {run_id} has indexes 0 to 0\n")

@@ -82,8 +82,11 @@ def logs(target: Target, run_id: str, index: int, attempt: int | None, tail: int
     """`launch logs`: one attempt's log (`attempt` None: the newest) to `say`, or with `follow_` every attempt
     of the index in turn, with the lines between attempts to `note` (stderr)."""
     kube = target.kube()
-    if kube.job(run_id) is None:
+    job = kube.job(run_id)
+    if job is None:
         raise ClusterError(f"no run {run_id!r} in namespace {kube.namespace!r} (see `launch list`)")
+    if not 0 <= index < (completions := int(job["spec"].get("completions") or 1)):
+        raise ClusterError(f"--index {index}: run {run_id} has indexes 0 to {completions - 1}")
     if follow_:
         follow.LogFollower(kube, run_id, index, say, note).run()
         return 0
