@@ -17,9 +17,11 @@ import logging
 import os
 import signal
 import sys
+from typing import Callable
 
+import psutil
 from torch.distributed import DistError
-from torch.distributed.elastic.agent.server.api import RunResult, WorkerSpec, WorkerState
+from torch.distributed.elastic.agent.server.api import RunResult, WorkerSpec
 from torch.distributed.elastic.agent.server.local_elastic_agent import LocalElasticAgent
 from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
 from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -41,18 +43,46 @@ EXIT_BARRIER_SECONDS = 60
 
 
 class TrainerAgent(LocalElasticAgent):
-    """torch's local elastic agent with two changes for Job semantics: only the requeue code re-forms the
-    gang in place (a bad config or a crash ends the pod with its code, for the Job to judge), and on
-    SIGTERM the workers get the pod's whole grace period to commit, not torch's 30 s."""
+    """torch's local elastic agent with changes for Job semantics: only the requeue code re-forms the gang
+    in place (a bad config or a crash ends the pod with its code, for the Job to judge), and SIGTERM is
+    ours: torch raises an exception from its handler, which parts of the agent catch and swallow (a pod
+    then re-forms instead of stopping). Here SIGTERM goes on to the workers, which commit and exit with
+    the requeue code, and the agent then ends instead of re-forming; they get the pod's whole grace
+    period, not torch's 30 s."""
 
     def __init__(self, spec: WorkerSpec, grace_seconds: int):
         super().__init__(spec, DefaultLogsSpecs(), start_method="spawn", shutdown_timeout=grace_seconds,
                          exit_barrier_timeout=EXIT_BARRIER_SECONDS)
         self.grace_seconds = grace_seconds
+        self.stop_signal: int | None = None
+
+    def request_stop(self, signum, frame) -> None:
+        """The SIGTERM / SIGINT handler. With no worker running (during a rendezvous) it stops at once."""
+        self.stop_signal = signum
+        workers = psutil.Process().children()
+        if not workers:
+            _stop(signum, frame)
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+
+    def _rendezvous(self, worker_group) -> None:
+        """Never (re-)form once stopping: a signal raised inside torch's rendezvous may be swallowed there."""
+        self._raise_if_stopping()
+        super()._rendezvous(worker_group)
+        self._raise_if_stopping()
+
+    def _start_workers(self, worker_group):
+        self._raise_if_stopping()
+        return super()._start_workers(worker_group)
+
+    def _raise_if_stopping(self) -> None:
+        if self.stop_signal:
+            raise SignalException(f"stopping on signal {self.stop_signal}", sigval=signal.Signals(self.stop_signal))
 
     def _monitor_workers(self, worker_group) -> RunResult:
         result = super()._monitor_workers(worker_group)
-        if result.is_failed() and any(f.exitcode != EXIT_REQUEUE for f in result.failures.values()):
+        codes = [f.exitcode for f in result.failures.values()]
+        if result.is_failed() and (self.stop_signal or any(code != EXIT_REQUEUE for code in codes)):
             self._remaining_restarts = 0
         return result
 
@@ -63,31 +93,40 @@ class TrainerAgent(LocalElasticAgent):
         super()._shutdown(death_sig, max(timeout, self.grace_seconds))
 
 
-def run_agent(exp: Experiment, cluster: Cluster, argv: list[str]) -> int:
-    """Run this pod's workers until the gang finishes or this pod must end; returns the exit code."""
+def run_agent(exp: Experiment, cluster: Cluster, argv: list[str], finished: Callable[[], bool]) -> int:
+    """Run this pod's workers until the gang finishes or this pod must end; returns the exit code.
+    `finished()`: whether the run's final model is committed (a SIGTERM after that is not a requeue)."""
     _quiet_torch_elastic()
     # Each round's workers get a store of their own on a fresh port: with the store shared across rounds
     # (torch's default since 2.5), a node that joins a later round waits forever for keys the old rank 0
     # never writes again (https://github.com/pytorch/pytorch/issues/135712), and a round's workers
     # could meet keys of the one before.
     os.environ["TORCH_DISABLE_SHARE_RDZV_TCP_STORE"] = "1"
-    signal.signal(signal.SIGTERM, _stop)  # until the workers start, then torch's own handler does the same
+    os.environ["TORCHELASTIC_SIGNALS_TO_HANDLE"] = "SIGHUP,SIGQUIT"  # SIGTERM and SIGINT are ours
+    signal.signal(signal.SIGTERM, _stop)  # while the rendezvous handler connects
     signal.signal(signal.SIGINT, _stop)
-    agent = None
     try:
         agent = TrainerAgent(worker_spec(exp, cluster, argv), exp.job.grace_period_seconds)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, agent.request_stop)
         result = agent.run()
     except SignalException as exc:
-        if agent and agent.get_worker_group().state == WorkerState.SUCCEEDED:
-            return _say(EXIT_OK, "finished (stopped while waiting for the other pods to finish too)")
-        return _say(EXIT_REQUEUE, f"requeue: stopped by {signal.Signals(exc.sigval).name}")
+        return _stopped(signal.Signals(exc.sigval), finished())
     except RendezvousTimeoutError:
         return _say(EXIT_REQUEUE, f"requeue: the gang of {cluster.nnodes} did not form within "
                                   f"{exp.job.peer_timeout_seconds} s (a peer not scheduled yet?)")
     except (RendezvousError, DistError) as exc:  # the rendezvous host (index 0) is gone or unreachable
         return _say(EXIT_REQUEUE, f"requeue: lost the rendezvous ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0][:200]})")
+    if agent.stop_signal and result.is_failed():
+        return _stopped(signal.Signals(agent.stop_signal), finished())
     return EXIT_OK if not result.is_failed() else workers_exit_code(result)
+
+
+def _stopped(signum: signal.Signals, finished: bool) -> int:
+    if finished:
+        return _say(EXIT_OK, "finished: stopped after the final model was committed")
+    return _say(EXIT_REQUEUE, f"requeue: stopped by {signum.name}")
 
 
 def worker_spec(exp: Experiment, cluster: Cluster, argv: list[str]) -> WorkerSpec:

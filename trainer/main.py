@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None, flag: StopFlag | None = None) -> int:
 
 
 def _run_agent(config: Path, cluster: Cluster, flag: StopFlag) -> int:
-    """This pod's elastic agent, which forms the gang and runs this pod's workers (trainer/agent.py)."""
+    """This pod's elastic agent, which forms the gang and runs this pod's workers (trainer/agent.py).
+    Once the agent has run, this ends the process itself (os._exit) instead of returning."""
     try:
         exp = load_config(config)
     except DataError as exc:
@@ -75,7 +76,23 @@ def _run_agent(config: Path, cluster: Cluster, flag: StopFlag) -> int:
             return _finish(EXIT_OK, f"already finished: the final model in {final.location()} verifies")
     except StoreError as exc:
         return _finish(EXIT_BAD_CONFIG if exc.permanent else EXIT_CRASH, f"error: {exc}")
-    return run_agent(exp, cluster, ["--config", str(config)])
+    code = run_agent(exp, cluster, ["--config", str(config)], finished=lambda: _verifies(final))
+    # torch's TCPStore threads outlive the agent's Python objects and abort the process at interpreter exit
+    # ("terminate called without an active exception", exit -6); the agent has nothing left to flush.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _verifies(final) -> bool:
+    """Whether the final model is committed; False when the store cannot tell right now."""
+    from .checkpoints.final import finished_metrics
+
+    try:
+        return finished_metrics(final) is not None
+    except Exception as exc:  # a store error while stopping must not turn a requeue into a crash
+        print(f"warning: could not check the final model: {exc}", file=sys.stderr, flush=True)
+        return False
 
 
 def _finish(code: int, summary: str, metrics: dict | None = None) -> int:
