@@ -9,11 +9,12 @@ from .models import Experiment
 from .presets import MIG_PROFILE
 
 
-def describe(exc: ValidationError) -> tuple[tuple, str]:
-    """The YAML path of the first error and its message."""
+def describe(exc: ValidationError, root: type[BaseModel] = Experiment) -> tuple[tuple, str]:
+    """The YAML path of the first error and its message; `root`: the model of the whole file (an experiment
+    config, or a sweep file), whose sections name the allowed keys."""
     err = dict(exc.errors()[0])
     loc = tuple(k for k in err["loc"] if k != "[key]") or path_in_message(err)  # "[key]": a map's key is bad
-    return loc, f"{dotted(loc) or '(top level)'}: {explain(err)}"
+    return loc, f"{dotted(loc) or '(top level)'}: {explain(err, root)}"
 
 
 def path_in_message(err: dict) -> tuple:
@@ -45,9 +46,9 @@ def model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def explain(err: dict) -> str:
+def explain(err: dict, root: type[BaseModel] = Experiment) -> str:
     if err["type"] == "extra_forbidden":
-        return "unknown key" + _allowed_keys(tuple(err["loc"])[:-1])
+        return "unknown key" + _allowed_keys(tuple(err["loc"])[:-1], root)
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "string_pattern_mismatch" and "input" in err:
         return f"{err['input']!r} is not valid here ({_pattern_hint(err)})"
@@ -73,8 +74,8 @@ def _pattern_hint(err: dict) -> str:
     return "lowercase letters, digits and '-', starting and ending with a letter or digit"
 
 
-def _allowed_keys(loc: tuple) -> str:
-    annotation: Any = Experiment
+def _allowed_keys(loc: tuple, root: type[BaseModel] = Experiment) -> str:
+    annotation: Any = root
     for key in loc:
         if isinstance(key, int):
             continue  # a list index: stay on the item type
