@@ -47,20 +47,28 @@ def _warn(messages: list[str]) -> None:
 
 @app.command()
 def validate(config: ConfigArg, set_: SetOpt = None, run_id: RunIdOpt = None) -> None:
-    """Check a config and print its run id."""
+    """Check a config and print its run id; for a sweep file (kind: Sweep), its trials' count."""
     from .render import warnings
+    from .sweep_load import is_sweep_file
 
+    if is_sweep_file(config):
+        from .sweep_cli import load_trials
+
+        loaded, trials = load_trials(config, None)
+        typer.echo(f"ok: {config} -> sweep {loaded.sweep.name}: {len(trials)} trials")
+        return
     run = load_run(config, set_ or [], run_id)
     _warn(warnings(run.experiment))
     typer.echo(f"ok: {config} -> run {run.run_id}")
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of experiment configs (for editor completion)."""
+def schema(sweep: Annotated[bool, typer.Option("--sweep", help="The schema of sweep files instead.")] = False) -> None:
+    """Print the JSON Schema of experiment configs, or of sweep files (for editor completion)."""
     from .schema import Experiment
+    from .sweep_schema import Sweep
 
-    typer.echo(json.dumps(Experiment.model_json_schema(), indent=2))
+    typer.echo(json.dumps((Sweep if sweep else Experiment).model_json_schema(), indent=2))
 
 
 @app.command()
@@ -146,6 +154,22 @@ def _train_cluster(target, config: Path, overrides: list[str], run_id: str | Non
 
 
 RunsRootOpt = Annotated[Path, typer.Option(help="Folder holding local run state and logs.")]
+
+
+@app.command("sweep")
+def sweep_command(
+    sweep_file: Annotated[Path, typer.Argument(help="Sweep YAML file (kind: Sweep).", show_default=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the trials; send nothing.")] = False,
+    wait: Annotated[bool, typer.Option(help="Reconcile again every 10 s until every trial has ended; exit 1 "
+                                            "if one failed.")] = False,
+    output: TextOpt = "text", namespace: NamespaceOpt = None, context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"),
+) -> None:
+    """Create a sweep's missing trials, at most max_parallel running; safe to call again and concurrently."""
+    from .sweep_cli import sweep
+
+    raise typer.Exit(sweep(_target(namespace, context, kubeconfig, runs_root), sweep_file, dry_run, wait, output,
+                           typer.echo))
 RunArg = Annotated[str, typer.Argument(help="Run id.", show_default=False)]
 
 

@@ -195,6 +195,13 @@ class Kube:
         return self.json("create", f"{kind.lower()}s/{name}", methods[kind], self.namespace, obj,
                          field_validation="Strict", **({"dry_run": "All"} if dry_run else {}))
 
+    def replace_config_map(self, obj: dict) -> dict:
+        """Replace a ConfigMap. With metadata.resourceVersion set, the API server refuses a stale copy with
+        409 Conflict (an optimistic lock: launcher/cluster/sweeps.py keeps a sweep's slots this way)."""
+        name = obj["metadata"]["name"]
+        return self.json("replace", f"configmaps/{name}", self.core.replace_namespaced_config_map, name,
+                         self.namespace, obj)
+
     def patch_job(self, name: str, patch: dict) -> dict:
         """A JSON merge patch of the Job."""
         return self.json("patch", f"jobs.batch/{name}", self.batch.patch_namespaced_job, name, self.namespace,

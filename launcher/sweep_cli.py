@@ -1,0 +1,77 @@
+"""What `launch sweep SWEEP [--dry-run] [--wait] [-o json]` does; launcher/cli.py parses the options.
+
+Output: one line per trial (run id, state, the values that vary) and a summary line for people, or one JSON
+document per pass for `-o json`: {"sweep", "namespace", "max_parallel", "queue", "trials": [{"run_id",
+"values", "state", "created"}], "orphans", "done"}. Exit code: 0 (with --wait: every trial succeeded), 1
+(--wait: some trial failed).
+"""
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .sweep_expand import Trial, expand
+from .sweep_load import LoadedSweep, load_sweep
+
+Say = Callable[[str], None]
+WAIT_SECONDS = 10.0  # between passes of --wait
+
+
+def load_trials(path: Path, namespace: str | None) -> tuple[LoadedSweep, list[Trial]]:
+    """The sweep and its trials; `namespace` (--namespace) replaces the base config's, as `launch train`'s
+    --namespace does, so it is part of each trial's resolved config."""
+    loaded = load_sweep(path)
+    if namespace:
+        loaded = dataclasses.replace(loaded, base={**loaded.base, "namespace": namespace})
+    return loaded, expand(loaded)
+
+
+def summary(loaded: LoadedSweep, trials: list[Trial], states: dict[str, str], created: list[str],
+            orphans: list[str]) -> dict:
+    """The JSON document of one pass (see the module docstring)."""
+    sweep = loaded.sweep
+    return {"sweep": sweep.name, "namespace": trials[0].experiment.namespace if trials else None,
+            "max_parallel": sweep.max_parallel, "queue": trials[0].experiment.scheduling.queue if trials else None,
+            "trials": [{"run_id": t.run_id, "values": t.values, "state": states.get(t.run_id, "planned"),
+                        "created": t.run_id in created} for t in trials],
+            "orphans": orphans,
+            "done": bool(states) and all(s in ("Succeeded", "Failed") for s in states.values())}
+
+
+def show(doc: dict, output: str, say: Say) -> None:
+    """Print a pass: JSON on one line, or a line per trial, per orphan and a summary."""
+    if output == "json":
+        say(json.dumps(doc))
+        return
+    for row in doc["trials"]:
+        values = " ".join(f"{k}={v}" for k, v in row["values"].items())
+        say(f"{row['run_id']}  {row['state']}{' (created)' if row['created'] else ''}  {values}")
+    for orphan in doc["orphans"]:
+        say(f"{orphan}  orphaned: no trial of the sweep file has this config any more (left as is)")
+    counts = {}
+    for row in doc["trials"]:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    say(f"sweep {doc['sweep']}: {len(doc['trials'])} trials, "
+        + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+
+
+def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
+          interval: float = WAIT_SECONDS) -> int:
+    """Expand the sweep and, unless `dry_run` (expansion only, nothing sent), reconcile the cluster once, or
+    with `wait` until every trial has ended. `target`: launcher.cluster.commands.Target."""
+    loaded, trials = load_trials(path, target.namespace)
+    if dry_run:
+        show(summary(loaded, trials, {}, [], []), output, say)
+        return 0
+    from .cluster.sweeps import reconcile
+
+    kube = target.kube(trials[0].experiment.namespace)
+    while True:
+        result = reconcile(kube, loaded.sweep.name, trials, loaded.sweep.max_parallel)
+        show(summary(loaded, trials, result.states, result.created, result.orphans), output, say)
+        if not wait or result.done:
+            break
+        time.sleep(interval)
+    return 1 if wait and "Failed" in result.states.values() else 0
