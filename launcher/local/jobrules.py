@@ -34,7 +34,7 @@ def judge_pod(code: int, disrupted: bool) -> Verdict:
     if code == EXIT_OK:
         return Verdict("done")
     if code == EXIT_BAD_CONFIG:
-        return Verdict("fail", reason="bad config or data (exit 2): not retried")
+        return Verdict("fail", counted=True, reason="PodFailurePolicy: bad config or data (exit 2), not retried")
     if code == EXIT_REQUEUE:
         return Verdict("replace", reason="requeue (exit 75)")
     if disrupted and code in KILLED:

@@ -120,6 +120,7 @@ class Supervisor:
             self.done.add(index)
             self.failed_since_success = 0
         elif verdict.action == "fail":
+            self.state.failures += 1  # the Job's status.failed counts the pod that failed it
             self._fail(pod, verdict.reason)
         else:
             self._replace(index, pod, verdict)
