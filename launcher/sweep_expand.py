@@ -15,10 +15,9 @@ from pydantic import ValidationError
 
 from .errors import ConfigError
 from .identity import run_id_for
-from .loading import split_path
 from .schema import Experiment
 from .schema.errors import describe, dotted
-from .sweep_load import LoadedSweep
+from .sweep_load import LoadedSweep, config_keys
 from .sweep_schema import Param, Random, Sweep
 
 FLOAT_DIGITS = 6  # random floats are rounded to 6 significant digits: readable, and the same on every machine
@@ -74,7 +73,7 @@ def points(sweep: Sweep) -> list[dict[str, Any]]:
 
 def set_path(raw: dict, path: str, value: Any) -> None:
     """Set dotted `path` in the raw config mapping, creating sections on the way."""
-    *parents, last = split_path(path)
+    *parents, last = config_keys(path)
     node = raw
     for key in parents:
         node = node.setdefault(key, {})
@@ -104,7 +103,7 @@ def _misfit(loaded: LoadedSweep, values: dict[str, Any], exc: ValidationError) -
     for section, keys in ((("base", "overrides"), loaded.sweep.base.overrides), (("grid",), loaded.sweep.grid),
                           (("random", "params"), values)):
         for key in keys:
-            if tuple(split_path(key)) == loc[:len(split_path(key))]:
+            if config_keys(key) == loc[:len(config_keys(key))]:
                 detail = message.removeprefix(f"{dotted(loc)}: ")
                 return f"{loaded.where(*section, key)}: {'.'.join(section)}.{key}: {detail}"
     return f"{loaded.where('base', 'config')}: base.config {loaded.sweep.base.config}: {message}"

@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from .errors import ConfigError
-from .loading import _line_index, _nearest_line, _read, _where, split_path
+from .loading import _line_index, _nearest_line, _read, _resolve, _where, split_path
 from .schema import Experiment
 from .schema.errors import describe, field_of, keys_of, model_in
 from .sweep_schema import Sweep
@@ -68,6 +68,12 @@ def searched_paths(sweep: Sweep) -> list[tuple[tuple, str]]:
     out += [(("grid",), key) for key in sweep.grid]
     out += [(("random", "params"), key) for key in (sweep.random.params if sweep.random else {})]
     return out
+
+
+def config_keys(dotted: str) -> tuple[str, ...]:
+    """The keys a checked dotted path sets: split on dots, except under a map, where the rest is one key
+    (scheduling.node_selector.example.com/pool -> scheduling, node_selector, example.com/pool)."""
+    return tuple(_resolve(Experiment, split_path(dotted), dotted)[0])
 
 
 def check_path(loaded: LoadedSweep, section: tuple, dotted: str) -> None:

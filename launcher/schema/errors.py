@@ -77,8 +77,8 @@ def _pattern_hint(err: dict) -> str:
 def _allowed_keys(loc: tuple, root: type[BaseModel] = Experiment) -> str:
     annotation: Any = root
     for key in loc:
-        if isinstance(key, int):
-            continue  # a list index: stay on the item type
+        if isinstance(key, int) or typing.get_origin(annotation) is dict:
+            continue  # a list index or a map's key: stay on the item type
         model = model_in(annotation)
         if model is None or field_of(model, key) is None:
             return ""
