@@ -1,0 +1,135 @@
+"""`launch sweep` against the real control plane: at most max_parallel trials unsuspended, whatever the number
+of passes and however they overlap; finished trials free their slots on the next pass; a preempted trial is
+the same run; an edited sweep reports its orphan. Pods are driven with tests/cluster's kubelet."""
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from launcher.cluster.api import Kube
+from launcher.cluster.sweeps import reconcile
+from launcher.schema.contract import termination_message
+from launcher.sweep_cli import load_trials
+from tests.cluster.wait import until
+from tests.factory import ROOT
+
+pytestmark = pytest.mark.cluster
+
+LRS = [1.0e-5, 2.0e-5, 3.0e-5, 4.0e-5, 5.0e-5]
+
+
+def write_sweep(folder: Path, lrs: list[float], max_parallel: int) -> Path:
+    """A one-node-per-trial sweep over configs/bert.yaml: one trial per learning rate."""
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump({
+        "kind": "Sweep", "name": "lr", "max_parallel": max_parallel, "grid": {"train.lr": lrs},
+        "base": {"config": str(ROOT / "configs/bert.yaml"), "overrides": {"resources.nodes": 1}}}))
+    return path
+
+
+def one_pass(kube, namespace: str, path: Path):
+    """One reconcile pass in this process, as `launch sweep` makes it."""
+    loaded, trials = load_trials(path, namespace)
+    return reconcile(Kube(kube.api, namespace), loaded.sweep.name, trials, loaded.sweep.max_parallel)
+
+
+def jobs(kube, namespace: str) -> dict[str, object]:
+    return {j.metadata.name: j for j in kube.batch.list_namespaced_job(namespace).items}
+
+
+def unsuspended(kube, namespace: str) -> list[str]:
+    """Jobs allowed to run (not suspended) that have not ended."""
+    return sorted(name for name, j in jobs(kube, namespace).items() if not j.spec.suspend and not any(
+        c.type in ("Complete", "Failed") and c.status == "True" for c in j.status.conditions or []))
+
+
+def finish(kube, namespace: str, kubelet, run_id: str, accuracy: float) -> None:
+    """Run the trial's pod to success and wait for the Job controller to mark the Job Complete."""
+    pod = kubelet.running(run_id, 0)
+    kubelet.succeed(pod, message=termination_message(0, "finished", 10, {"test_accuracy": accuracy}))
+    until(lambda: any(c.type == "Complete" for c in kube.batch.read_namespaced_job(run_id, namespace).status.conditions
+                      or []), 60, f"{run_id} to complete")
+
+
+def test_passes_keep_max_parallel_and_finished_trials_free_their_slots(kube, namespace, kubelet, tmp_path):
+    path = write_sweep(tmp_path, LRS, max_parallel=2)
+    first = one_pass(kube, namespace, path)
+    assert (len(first.created), sorted(first.states.values())) == (5, ["active"] * 2 + ["waiting"] * 3)
+    active = sorted(r for r, s in first.states.items() if s == "active")
+    assert unsuspended(kube, namespace) == active
+
+    again = one_pass(kube, namespace, path)
+    assert (again.created, again.states, unsuspended(kube, namespace)) == ([], first.states, active)
+
+    for run_id in active:
+        finish(kube, namespace, kubelet, run_id, 0.9)
+    third = one_pass(kube, namespace, path)
+    assert sorted(third.states.values()) == ["Succeeded"] * 2 + ["active"] * 2 + ["waiting"]
+    assert (third.created, len(unsuspended(kube, namespace)), len(jobs(kube, namespace))) == ([], 2, 5)
+
+
+def test_concurrent_passes_never_duplicate_nor_exceed_max_parallel(kube, namespace, kubelet, tmp_path):
+    path = write_sweep(tmp_path, LRS, max_parallel=2)
+    start, results = threading.Barrier(4), []
+
+    def racer():
+        start.wait()
+        results.append(one_pass(kube, namespace, path))
+    threads = [threading.Thread(target=racer) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join(120) for t in threads]
+
+    created = [run_id for r in results for run_id in r.created]
+    assert (len(results), sorted(created), len(jobs(kube, namespace))) == (4, sorted(jobs(kube, namespace)), 5)
+    assert len(unsuspended(kube, namespace)) == 2
+    for run_id in unsuspended(kube, namespace):
+        finish(kube, namespace, kubelet, run_id, 0.8)
+
+    start, results = threading.Barrier(4), []
+    threads = [threading.Thread(target=racer) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join(120) for t in threads]
+    assert ([r.created for r in results], len(unsuspended(kube, namespace))) == ([[]] * 4, 2)
+
+
+def test_two_launch_sweep_processes_at_once_create_each_trial_once(kube, namespace, tmp_path):
+    path = write_sweep(tmp_path, LRS, max_parallel=3)
+    command = [sys.executable, "-m", "launcher", "sweep", str(path), "-o", "json", "--namespace", namespace,
+               "--kubeconfig", str(kube.kubeconfig)]
+    runners = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outputs = [r.communicate(timeout=180) for r in runners]
+    assert [r.returncode for r in runners] == [0, 0], [err for _, err in outputs]
+    docs = [json.loads(out.splitlines()[-1]) for out, _ in outputs]
+    created = sorted(t["run_id"] for d in docs for t in d["trials"] if t["created"])
+    assert (created, len(unsuspended(kube, namespace))) == (sorted(jobs(kube, namespace)), 3)
+    assert len(created) == 5
+
+
+def test_a_preempted_trial_is_the_same_run(kube, namespace, kubelet, tmp_path):
+    path = write_sweep(tmp_path, LRS[:2], max_parallel=1)
+    first = one_pass(kube, namespace, path)
+    [running] = [r for r, s in first.states.items() if s == "active"]
+    uid = jobs(kube, namespace)[running].metadata.uid
+    pod = kubelet.running(running, 0)
+    kubelet.shut_down_node(pod, message=termination_message(75, "requeue: stopped at step 5 on SIGTERM", 5))
+    until(lambda: any(p.metadata.uid != pod.metadata.uid and p.status.phase == "Running"
+                      for p in kubelet.pods(running, 0)), 60, "the Job controller's replacement pod")
+
+    after = one_pass(kube, namespace, path)
+    assert (after.created, after.states) == ([], first.states)
+    assert (jobs(kube, namespace)[running].metadata.uid, len(jobs(kube, namespace))) == (uid, 2)
+
+
+def test_an_edited_sweep_reports_the_old_trial_as_orphaned(kube, namespace, tmp_path):
+    path = write_sweep(tmp_path, [1.0e-5], max_parallel=1)
+    [old] = one_pass(kube, namespace, path).created
+    write_sweep(tmp_path, [2.0e-5], max_parallel=1)
+    edited = one_pass(kube, namespace, path)
+    assert (edited.orphans, sorted(jobs(kube, namespace))) == ([old], sorted([old, *edited.created]))
+    assert edited.states == {edited.created[0]: "waiting"}
