@@ -17,6 +17,7 @@ from launcher.schema.contract import termination_message
 from launcher.sweep_cli import load_trials
 from tests.cluster.wait import until
 from tests.factory import ROOT
+from tests.test_cluster_rbac import launcher_api  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.cluster
 
@@ -133,3 +134,14 @@ def test_an_edited_sweep_reports_the_old_trial_as_orphaned(kube, namespace, tmp_
     edited = one_pass(kube, namespace, path)
     assert (edited.orphans, sorted(jobs(kube, namespace))) == ([old], sorted([old, *edited.created]))
     assert edited.states == {edited.created[0]: "waiting"}
+
+
+def test_the_launcher_role_may_reconcile_a_sweep(kube, namespace, launcher_api, tmp_path):  # noqa: F811
+    """manifests/rbac.yaml grants what a pass needs: the first pass creates the slot ConfigMap and replaces
+    it to claim the one slot."""
+    path = write_sweep(tmp_path, LRS[:3], max_parallel=1)
+    loaded, trials = load_trials(path, namespace)
+    as_launcher = Kube(launcher_api, namespace)
+    first = reconcile(as_launcher, loaded.sweep.name, trials, 1)
+    assert sorted(first.states.values()) == ["active", "waiting", "waiting"]
+    assert reconcile(as_launcher, loaded.sweep.name, trials, 1).states == first.states
