@@ -1,11 +1,11 @@
 """The sweep file: a base experiment config, a grid and/or a random search over its fields, how many trials
 may run at once, and the metric that ranks them. Pure pydantic, like launcher/schema/models.py.
 
-Example (configs/bert-lr-sweep.yaml):
+Example (configs/sweeps/bert-lr.yaml):
 
     kind: Sweep
     name: bert-lr
-    base: {config: bert.yaml, overrides: {train.epochs: 2}}
+    base: {config: ../bert.yaml, overrides: {train.epochs: 2}}
     grid: {train.lr: [1.0e-5, 3.0e-5]}
     random: {n: 2, seed: 7, params: {train.weight_decay: {kind: uniform, low: 0.0, high: 0.1}}}
     max_parallel: 2

@@ -85,9 +85,10 @@ def test_a_map_key_with_dots_is_one_key(folder):
 
 
 def test_the_example_sweep_validates_and_keeps_its_trial_ids():
-    result = run_launch("validate", "configs/bert-lr-sweep.yaml")
-    assert (result.returncode, result.stdout) == (0, "ok: configs/bert-lr-sweep.yaml -> sweep bert-lr: 4 trials\n")
-    trials = expand(load_sweep(ROOT / "configs/bert-lr-sweep.yaml"))
+    result = run_launch("validate", "configs/sweeps/bert-lr.yaml")
+    assert (result.returncode, result.stdout) == \
+        (0, "ok: configs/sweeps/bert-lr.yaml -> sweep bert-lr: 4 trials\n")
+    trials = expand(load_sweep(ROOT / "configs/sweeps/bert-lr.yaml"))
     assert [(t.run_id, t.values) for t in trials] == [
         ("bert-lr-5d9cc36a", {"train.lr": 1e-05, "train.weight_decay": 0.0323833}),
         ("bert-lr-c056977f", {"train.lr": 3e-05, "train.weight_decay": 0.0323833}),
