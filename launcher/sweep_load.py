@@ -90,8 +90,8 @@ def check_path(loaded: LoadedSweep, section: tuple, dotted: str) -> None:
         if field_of(model, key) is None:
             allowed = ", ".join(keys_of(model))
             raise ConfigError(f"{loaded.where(*section, dotted)}: {'.'.join(section)}.{dotted}: unknown path "
-                              f"(no {'.'.join(keys[:depth + 1])}); allowed under {'.'.join(keys[:depth]) or 'the top'}: "
-                              f"{allowed}")
+                              f"(no {'.'.join(keys[:depth + 1])}); allowed under "
+                              f"{'.'.join(keys[:depth]) or 'the top'}: {allowed}")
         annotation = field_of(model, key).annotation
 
 
@@ -110,7 +110,8 @@ def _base(path: Path, sweep: Sweep, lines: dict[tuple, int]) -> dict:
     except OSError as exc:
         raise ConfigError(f"{where}: base.config: cannot read {base_path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: base.config: {base_path} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", exc)
+        raise ConfigError(f"{where}: base.config: {base_path} is not valid YAML: {problem}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: base.config: {base_path} is not a mapping of config sections")
     return raw

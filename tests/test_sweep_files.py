@@ -80,8 +80,9 @@ def test_launch_validate_exits_2_with_the_line(folder):
 def test_a_map_key_with_dots_is_one_key(folder):
     Path("s.yaml").write_text(HEAD + "grid:\n  scheduling.node_selector.example.com/pool: [a, b]\nmax_parallel: 1\n")
     trials = expand(load_sweep(Path("s.yaml")))
-    assert sorted((t.values["scheduling.node_selector.example.com/pool"],
-                   t.experiment.scheduling.node_selector["example.com/pool"]) for t in trials) == [("a", "a"), ("b", "b")]
+    pools = sorted((t.values["scheduling.node_selector.example.com/pool"],
+                    t.experiment.scheduling.node_selector["example.com/pool"]) for t in trials)
+    assert pools == [("a", "a"), ("b", "b")]
 
 
 def test_the_example_sweep_validates_and_keeps_its_trial_ids():
