@@ -158,7 +158,10 @@ RunsRootOpt = Annotated[Path, typer.Option(help="Folder holding local run state 
 
 @app.command("sweep")
 def sweep_command(
-    sweep_file: Annotated[Path, typer.Argument(help="Sweep YAML file (kind: Sweep).", show_default=False)],
+    sweep_file: Annotated[Path, typer.Argument(help="Sweep YAML file (kind: Sweep); `status SWEEP`: the trials "
+                                                    "ranked by the metric, exit 0 done, 3 running, 1 failed.",
+                                               show_default=False)],
+    status_of: Annotated[Optional[Path], typer.Argument(hidden=True, show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the trials; send nothing.")] = False,
     wait: Annotated[bool, typer.Option(help="Reconcile again every 10 s until every trial has ended; exit 1 "
                                             "if one failed.")] = False,
@@ -166,10 +169,14 @@ def sweep_command(
     kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"),
 ) -> None:
     """Create a sweep's missing trials, at most max_parallel running; safe to call again and concurrently."""
-    from .sweep_cli import sweep
+    from .sweep_cli import status, sweep
 
-    raise typer.Exit(sweep(_target(namespace, context, kubeconfig, runs_root), sweep_file, dry_run, wait, output,
-                           typer.echo))
+    target = _target(namespace, context, kubeconfig, runs_root)
+    if str(sweep_file) == "status" and status_of is not None:
+        raise typer.Exit(status(target, status_of, output, typer.echo))
+    if status_of is not None:
+        raise ConfigError(f"launch sweep {sweep_file} {status_of}: one sweep file, or `status SWEEP`")
+    raise typer.Exit(sweep(target, sweep_file, dry_run, wait, output, typer.echo))
 RunArg = Annotated[str, typer.Argument(help="Run id.", show_default=False)]
 
 

@@ -75,3 +75,23 @@ def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
             break
         time.sleep(interval)
     return 1 if wait and "Failed" in result.states.values() else 0
+
+
+def status(target, path: Path, output: str, say: Say) -> int:
+    """`launch sweep status SWEEP`: the ranked trials and the sweep's state; exit 0 (every trial succeeded),
+    3 (trials still to run or running) or 1 (every trial ended, some failed)."""
+    from .cluster.sweep_status import sweep_state, sweep_status
+
+    loaded, trials = load_trials(path, target.namespace)
+    kube = target.kube(trials[0].experiment.namespace)
+    doc = sweep_status(kube, loaded.sweep.name, trials, loaded.sweep.metric)
+    if output == "json":
+        say(json.dumps(doc))
+    else:
+        name = doc["metric"]["name"] if doc["metric"] else "metric"
+        for row in doc["trials"]:
+            values = " ".join(f"{k}={v}" for k, v in row["values"].items())
+            say(f"{row['run_id']}  {row['state']}  attempts={row['attempts']} preemptions={row['preemptions']}  "
+                f"{name}={'-' if row['metric'] is None else row['metric']}  {values}")
+        say(f"sweep {doc['sweep']}: {doc['state']}")
+    return sweep_state(doc["trials"])[1]

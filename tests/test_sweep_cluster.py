@@ -29,6 +29,7 @@ def write_sweep(folder: Path, lrs: list[float], max_parallel: int) -> Path:
     path = folder / "sweep.yaml"
     path.write_text(yaml.safe_dump({
         "kind": "Sweep", "name": "lr", "max_parallel": max_parallel, "grid": {"train.lr": lrs},
+        "metric": {"name": "test_accuracy", "goal": "max"},
         "base": {"config": str(ROOT / "configs/bert.yaml"), "overrides": {"resources.nodes": 1}}}))
     return path
 
@@ -145,3 +146,26 @@ def test_the_launcher_role_may_reconcile_a_sweep(kube, namespace, launcher_api, 
     first = reconcile(as_launcher, loaded.sweep.name, trials, 1)
     assert sorted(first.states.values()) == ["active", "waiting", "waiting"]
     assert reconcile(as_launcher, loaded.sweep.name, trials, 1).states == first.states
+
+
+def test_sweep_status_ranks_by_the_metric_and_exits_3_until_every_trial_ended(kube, namespace, kubelet, tmp_path):
+    path = write_sweep(tmp_path, LRS[:3], max_parallel=3)
+    run_ids = sorted(one_pass(kube, namespace, path).created)
+    where = ["--namespace", namespace, "--kubeconfig", str(kube.kubeconfig)]
+
+    def status() -> tuple[int, dict]:
+        result = subprocess.run([sys.executable, "-m", "launcher", "sweep", "status", str(path), "-o", "json",
+                                 *where], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        return result.returncode, json.loads(result.stdout.splitlines()[-1])
+
+    for run_id, accuracy in zip(run_ids[:2], (0.7, 0.9)):
+        finish(kube, namespace, kubelet, run_id, accuracy)
+    code, doc = status()
+    assert (code, doc["state"]) == (3, "Running")
+    assert [(t["run_id"], t["state"], t["metric"]) for t in doc["trials"]] == [
+        (run_ids[1], "Succeeded", 0.9), (run_ids[0], "Succeeded", 0.7), (run_ids[2], "Running", None)]
+
+    finish(kube, namespace, kubelet, run_ids[2], 0.8)
+    code, doc = status()
+    assert (code, doc["state"], [t["metric"] for t in doc["trials"]]) == (0, "Succeeded", [0.9, 0.8, 0.7])
+    assert {(t["attempts"], t["preemptions"]) for t in doc["trials"]} == {(1, 0)}
