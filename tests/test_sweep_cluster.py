@@ -169,3 +169,15 @@ def test_sweep_status_ranks_by_the_metric_and_exits_3_until_every_trial_ended(ku
     code, doc = status()
     assert (code, doc["state"], [t["metric"] for t in doc["trials"]]) == (0, "Succeeded", [0.9, 0.8, 0.7])
     assert {(t["attempts"], t["preemptions"]) for t in doc["trials"]} == {(1, 0)}
+
+
+@pytest.mark.parametrize("trials", [3, 30])
+def test_a_steady_pass_costs_the_same_api_calls_whatever_the_number_of_trials(kube, namespace, tmp_path, trials):
+    """Once every trial exists, a pass is one list of Jobs and one read of the slot ConfigMap."""
+    path = write_sweep(tmp_path, [round(1.0e-5 * (i + 1), 7) for i in range(trials)], max_parallel=2)
+    loaded, expanded = load_trials(path, namespace)
+    counted = Kube(kube.api, namespace)
+    reconcile(counted, loaded.sweep.name, expanded, 2)
+    counted.calls = 0
+    steady = reconcile(counted, loaded.sweep.name, expanded, 2)
+    assert (counted.calls, steady.created, len(steady.states)) == (2, [], trials)
