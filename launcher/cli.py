@@ -167,9 +167,15 @@ def sweep_command(
                                             "if one failed.")] = False,
     output: TextOpt = "text", namespace: NamespaceOpt = None, context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"),
+    local: Annotated[bool, typer.Option("--local", help="Run the trials one after another on this machine.")] = False,
+    volumes_root: Annotated[Path, typer.Option(help="--local: folder holding one folder per claim.")] = Path("volumes"),
 ) -> None:
     """Create a sweep's missing trials, at most max_parallel running; safe to call again and concurrently."""
+    from .sweep_cli import local as sweep_local
     from .sweep_cli import status, sweep
+
+    if local and status_of is None:
+        raise typer.Exit(sweep_local(sweep_file, runs_root, volumes_root, output, typer.echo))
 
     target = _target(namespace, context, kubeconfig, runs_root)
     if str(sweep_file) == "status" and status_of is not None:

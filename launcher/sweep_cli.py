@@ -77,21 +77,52 @@ def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
     return 1 if wait and "Failed" in result.states.values() else 0
 
 
+def show_ranked(doc: dict, output: str, say: Say) -> None:
+    """Print ranked rows (launcher/sweep_rank.py) and the sweep's state: JSON on one line, or a line each."""
+    if output == "json":
+        say(json.dumps(doc))
+        return
+    name = doc["metric"]["name"] if doc["metric"] else "metric"
+    for row in doc["trials"]:
+        values = " ".join(f"{k}={v}" for k, v in row["values"].items())
+        say(f"{row['run_id']}  {row['state']}  attempts={row['attempts']} preemptions={row['preemptions']}  "
+            f"{name}={'-' if row['metric'] is None else row['metric']}  {values}")
+    say(f"sweep {doc['sweep']}: {doc['state']}")
+
+
 def status(target, path: Path, output: str, say: Say) -> int:
     """`launch sweep status SWEEP`: the ranked trials and the sweep's state; exit 0 (every trial succeeded),
     3 (trials still to run or running) or 1 (every trial ended, some failed)."""
-    from .cluster.sweep_status import sweep_state, sweep_status
+    from .cluster.sweep_status import sweep_status
+    from .sweep_rank import sweep_state
 
     loaded, trials = load_trials(path, target.namespace)
     kube = target.kube(trials[0].experiment.namespace)
     doc = sweep_status(kube, loaded.sweep.name, trials, loaded.sweep.metric)
-    if output == "json":
-        say(json.dumps(doc))
-    else:
-        name = doc["metric"]["name"] if doc["metric"] else "metric"
-        for row in doc["trials"]:
-            values = " ".join(f"{k}={v}" for k, v in row["values"].items())
-            say(f"{row['run_id']}  {row['state']}  attempts={row['attempts']} preemptions={row['preemptions']}  "
-                f"{name}={'-' if row['metric'] is None else row['metric']}  {values}")
-        say(f"sweep {doc['sweep']}: {doc['state']}")
+    show_ranked(doc, output, say)
     return sweep_state(doc["trials"])[1]
+
+
+def local(path: Path, runs_root: Path, volumes_root: Path, output: str, say: Say) -> int:
+    """`launch sweep SWEEP --local`: the trials one after another with the local runner (a trial that already
+    succeeded under runs_root is not run again), then the ranked rows; exit 0 if all succeeded, else 1."""
+    import sys
+
+    from .loading import Run
+    from .local.echo import Echo
+    from .local.runner import LocalOptions, train_local
+    from .status_local import folder_created, local_status
+    from .sweep_rank import ranked, row, sweep_state
+
+    loaded, trials = load_trials(path, None)
+    options, echo, rows = LocalOptions(runs_root=runs_root, volumes_root=volumes_root), \
+        Echo(sys.stderr if output == "json" else sys.stdout), []
+    for trial in trials:
+        state = train_local(Run(trial.experiment, trial.run_id, str(path)), options, echo=echo)
+        done = local_status(state, folder_created(runs_root / trial.run_id))
+        rows.append(row(trial, done.status, done.attempts, done.preemptions, done.metrics, loaded.sweep.metric))
+    sweep_state_name, code = sweep_state(rows)
+    metric = loaded.sweep.metric
+    show_ranked({"sweep": loaded.sweep.name, "state": sweep_state_name,
+                 "metric": metric.model_dump() if metric else None, "trials": ranked(rows, metric)}, output, say)
+    return min(code, 1)

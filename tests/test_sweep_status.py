@@ -1,7 +1,7 @@
 """`launch sweep status`'s pure half: the best trial first by the sweep's metric, and the exit code a CI step
 gates on (0 every trial succeeded, 3 still running, 1 some failed)."""
 
-from launcher.cluster.sweep_status import ranked, sweep_state
+from launcher.sweep_rank import ranked, sweep_state
 from launcher.sweep_schema import Metric
 
 
