@@ -181,3 +181,24 @@ def test_a_steady_pass_costs_the_same_api_calls_whatever_the_number_of_trials(ku
     counted.calls = 0
     steady = reconcile(counted, loaded.sweep.name, expanded, 2)
     assert (counted.calls, steady.created, len(steady.states)) == (2, [], trials)
+
+
+def test_wait_reconciles_until_every_trial_has_ended(kube, namespace, kubelet, tmp_path):
+    """--wait: each pass starts the next trial as the previous one's slot frees; exit 0 once all succeeded."""
+    from launcher.cluster.commands import Target
+    from launcher.sweep_cli import sweep
+
+    path = write_sweep(tmp_path, LRS[:2], max_parallel=1)
+    lines, outcome = [], []
+    target = Target(namespace, None, kube.kubeconfig, tmp_path / "runs")
+    waiter = threading.Thread(target=lambda: outcome.append(sweep(target, path, False, True, "json", lines.append,
+                                                                  interval=0.2)))
+    waiter.start()
+    for accuracy in (0.6, 0.7):
+        run_id = until(lambda: next(iter(unsuspended(kube, namespace)), None), 60, "a trial holding the slot")
+        finish(kube, namespace, kubelet, run_id, accuracy)
+    waiter.join(60)
+    passes = [json.loads(line) for line in lines]
+    assert (outcome, passes[-1]["done"], [t["state"] for t in passes[-1]["trials"]]) == \
+        ([0], True, ["Succeeded", "Succeeded"])
+    assert max(sum(t["state"] == "active" for t in p["trials"]) for p in passes) == 1
