@@ -1,9 +1,10 @@
-"""What `launch sweep SWEEP [--dry-run] [--wait] [-o json]` does; launcher/cli.py parses the options.
+"""What `launch sweep SWEEP [--dry-run] [--wait] [-o json]`, `launch sweep status SWEEP` and `launch sweep
+SWEEP --local` do; launcher/cli.py parses the options.
 
-Output: one line per trial (run id, state, the values that vary) and a summary line for people, or one JSON
-document per pass for `-o json`: {"sweep", "namespace", "max_parallel", "queue", "trials": [{"run_id",
-"values", "state", "created"}], "orphans", "done"}. Exit code: 0 (with --wait: every trial succeeded), 1
-(--wait: some trial failed).
+A pass prints one line per trial (run id, state, the values that vary) and a summary line for people, or one
+JSON document per pass for `-o json`: {"sweep", "namespace", "max_parallel", "queue", "trials": [{"run_id",
+"values", "state", "created"}], "orphans", "done"}; exit 0 (with --wait: every trial succeeded) or 1 (--wait:
+some trial failed). `status` and `--local` print ranked rows (launcher/sweep_rank.py).
 """
 
 import dataclasses
@@ -115,14 +116,14 @@ def local(path: Path, runs_root: Path, volumes_root: Path, output: str, say: Say
     from .sweep_rank import ranked, row, sweep_state
 
     loaded, trials = load_trials(path, None)
-    options, echo, rows = LocalOptions(runs_root=runs_root, volumes_root=volumes_root), \
-        Echo(sys.stderr if output == "json" else sys.stdout), []
+    options = LocalOptions(runs_root=runs_root, volumes_root=volumes_root)
+    echo, rows = Echo(sys.stderr if output == "json" else sys.stdout), []
     for trial in trials:
         state = train_local(Run(trial.experiment, trial.run_id, str(path)), options, echo=echo)
         done = local_status(state, folder_created(runs_root / trial.run_id))
         rows.append(row(trial, done.status, done.attempts, done.preemptions, done.metrics, loaded.sweep.metric))
-    sweep_state_name, code = sweep_state(rows)
+    state, code = sweep_state(rows)
     metric = loaded.sweep.metric
-    show_ranked({"sweep": loaded.sweep.name, "state": sweep_state_name,
+    show_ranked({"sweep": loaded.sweep.name, "state": state,
                  "metric": metric.model_dump() if metric else None, "trials": ranked(rows, metric)}, output, say)
     return min(code, 1)

@@ -202,3 +202,16 @@ def test_wait_reconciles_until_every_trial_has_ended(kube, namespace, kubelet, t
     assert (outcome, passes[-1]["done"], [t["state"] for t in passes[-1]["trials"]]) == \
         ([0], True, ["Succeeded", "Succeeded"])
     assert max(sum(t["state"] == "active" for t in p["trials"]) for p in passes) == 1
+
+
+def test_with_a_kueue_queue_every_trial_waits_for_kueue_and_no_slots_are_kept(kube, namespace, tmp_path):
+    path = write_sweep(tmp_path, LRS[:3], max_parallel=1)
+    text = yaml.safe_load(path.read_text())
+    text["base"]["overrides"]["scheduling.queue"] = "training"
+    path.write_text(yaml.safe_dump(text))
+    first = one_pass(kube, namespace, path)
+    assert (sorted(first.created), set(first.states.values())) == (sorted(first.states), {"queued"})
+    assert {(j.spec.suspend, j.metadata.labels["kueue.x-k8s.io/queue-name"])
+            for j in jobs(kube, namespace).values()} == {(True, "training")}
+    config_maps = kube.core.list_namespaced_config_map(namespace, label_selector="kubetrain.dev/sweep=lr").items
+    assert sorted(c.metadata.owner_references[0].name for c in config_maps) == sorted(first.created)  # no slots

@@ -118,7 +118,7 @@ def claim(kube: Kube, sweep: str, trials: list[Trial], max_parallel: int) -> tup
 def reconcile(kube: Kube, sweep: str, trials: list[Trial], max_parallel: int) -> Pass:
     """One pass (see the module docstring). `trials`: the expansion (launcher/sweep_expand.py), all of one
     namespace, `kube`'s. Raises ClusterError for refused calls."""
-    queue = bool(trials) and trials[0].experiment.scheduling.queue
+    queue = bool(trials and trials[0].experiment.scheduling.queue)
     if queue:
         active, jobs, refused = [], list_jobs(kube, sweep), 0
     else:
