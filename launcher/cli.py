@@ -54,6 +54,9 @@ def validate(config: ConfigArg, set_: SetOpt = None, run_id: RunIdOpt = None) ->
     if is_sweep_file(config):
         from .sweep_cli import load_trials
 
+        if set_ or run_id:
+            raise ConfigError(f"{config}: a sweep file takes no --set or --run-id (set base.overrides instead)")
+
         loaded, trials = load_trials(config, None)
         typer.echo(f"ok: {config} -> sweep {loaded.sweep.name}: {len(trials)} trials")
         return

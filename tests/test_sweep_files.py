@@ -106,3 +106,9 @@ def test_launch_schema_sweep_documents_every_field():
     undocumented = [f"{model}.{name}" for model, body in {"Sweep": schema, **schema["$defs"]}.items()
                     for name, prop in body["properties"].items() if not prop.get("description")]
     assert undocumented == []
+
+
+def test_validate_refuses_set_on_a_sweep_file():
+    result = run_launch("validate", "configs/sweeps/bert-lr.yaml", "--set", "train.lr=1")
+    assert (result.returncode, result.stderr.strip().splitlines()[-1]) == (
+        2, "error: configs/sweeps/bert-lr.yaml: a sweep file takes no --set or --run-id (set base.overrides instead)")
