@@ -23,7 +23,7 @@ def commit(store, step: int, files: dict[str, bytes]) -> None:
     """Write a checkpoint the way ranks do: files, then the manifest last."""
     writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=100, log=print)
     submit(writer, step, files)
-    writer.flush()
+    writer.drain()  # its prune too: it reclaims torn folders older than this commit
 
 
 def submit(writer, step: int, files: dict[str, bytes]) -> None:

@@ -106,7 +106,14 @@ def run_agent(exp: Experiment, cluster: Cluster, argv: list[str], finished: Call
     signal.signal(signal.SIGTERM, _stop)  # while the rendezvous handler connects
     signal.signal(signal.SIGINT, _stop)
     try:
-        agent = TrainerAgent(worker_spec(exp, cluster, argv), exp.job.grace_period_seconds)
+        spec = worker_spec(exp, cluster, argv)
+    except RendezvousError as exc:
+        if cluster.node_rank == 0:  # the host cannot serve the rendezvous: retrying the same port cannot help
+            return _say(EXIT_CRASH, f"error: cannot host the rendezvous on {cluster.master_addr}:"
+                                    f"{cluster.master_port}: {_first_line(exc.__cause__ or exc)}")
+        return _say(EXIT_REQUEUE, f"requeue: cannot reach the rendezvous host: {_first_line(exc)}")
+    try:
+        agent = TrainerAgent(spec, exp.job.grace_period_seconds)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, agent.request_stop)
         result = agent.run()
@@ -116,8 +123,7 @@ def run_agent(exp: Experiment, cluster: Cluster, argv: list[str], finished: Call
         return _say(EXIT_REQUEUE, f"requeue: the gang of {cluster.nnodes} did not form within "
                                   f"{exp.job.peer_timeout_seconds} s (a peer not scheduled yet?)")
     except (RendezvousError, DistError) as exc:  # the rendezvous host (index 0) is gone or unreachable
-        return _say(EXIT_REQUEUE, f"requeue: lost the rendezvous ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0][:200]})")
+        return _say(EXIT_REQUEUE, f"requeue: lost the rendezvous ({type(exc).__name__}: {_first_line(exc)})")
     if agent.stop_signal and result.is_failed():
         return _stopped(signal.Signals(agent.stop_signal), finished())
     return EXIT_OK if not result.is_failed() else workers_exit_code(result)
@@ -154,6 +160,10 @@ def workers_exit_code(result: RunResult) -> int:
 
 def _stop(signum, frame) -> None:
     raise SignalException(f"Process {signum} got signal", sigval=signal.Signals(signum))
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [""])[0][:200]
 
 
 def _say(code: int, summary: str) -> int:
