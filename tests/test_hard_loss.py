@@ -15,7 +15,7 @@ from tests.test_resume import LONG, final_digests, start_gang, start_index
 from tests.trainer_env import run_trainer, trainer_config
 from tests.factory import run_launch
 
-SHORT = ("--set", "train.max_steps=40", "--set", "checkpoint.every_n_steps=8", "--pod-backoff", "1")
+SHORT = ("--set", "checkpoint.every_n_steps=10", "--pod-backoff", "1")  # smoke.yaml: 100 steps
 
 
 def smoke(tmp_path, volumes, run_id: str, *args) -> tuple[dict, str]:
@@ -41,7 +41,7 @@ def clean(tmp_path_factory, smoke_volumes):  # noqa: F811
 @pytest.mark.parametrize("nodes, index", [(2, 1), (2, 0), (3, 1)], ids=["index-1", "index-0-the-host", "3-nodes"])
 def test_a_hard_kill_replaces_one_index_and_ends_bit_identical(tmp_path, smoke_volumes, clean, nodes, index):  # noqa: F811
     summary, log = smoke(tmp_path, smoke_volumes, f"kill-{nodes}-{index}", "--set", f"resources.nodes={nodes}",
-                         "--kill-after", "3", "--kill-index", str(index))
+                         "--kill-after", "1", "--kill-index", str(index))
     assert (summary["status"], summary["failures"]) == ("Succeeded", 0)
     history = json.loads((tmp_path / "runs" / f"kill-{nodes}-{index}" / "run.json").read_text())["history"]
     assert [(h["index"], h["attempt"], h["exit_code"]) for h in history if h["drill"]] == \

@@ -7,6 +7,7 @@ import os
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -100,10 +101,12 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
     steps = StepLines(exp.train.log_every_n_steps, data.optimizer_steps(), lambda m: phase(cluster, m))
     trainer = own_signals(_lightning_trainer(exp, cluster, [safe, steps]))
     metrics = _fit(trainer, module, data, resume, store, exp, cluster, flag, safe)
-    metrics["weights_sha256_per_rank"] = _weights_digests(network, exp)
-    if "test" in data.splits:
-        phase(cluster, "evaluating on the test split")
-        metrics |= {k: round(float(v), 4) for k, v in trainer.test(module, datamodule=data, verbose=False)[0].items()}
+    with requeue_if_the_gang_breaks(safe, store, exp, metrics["resumed_from_step"], global_rank(cluster)):
+        metrics["weights_sha256_per_rank"] = _weights_digests(network, exp)
+        if "test" in data.splits:
+            phase(cluster, "evaluating on the test split")
+            tested = trainer.test(module, datamodule=data, verbose=False)[0]
+            metrics |= {k: round(float(v), 4) for k, v in tested.items()}
     if flag.requested:  # SIGTERM during the test: the last step is committed, the test runs again
         raise Preempted(trainer.global_step)
     if trainer.is_global_zero:
@@ -139,21 +142,30 @@ def _fit(trainer, module, data, resume, store, exp, cluster, flag, safe) -> dict
     try:
         if flag.requested:  # SIGTERM while loading: nothing new to save
             raise Preempted(start_step)
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, \
+                requeue_if_the_gang_breaks(safe, store, exp, start_step, global_rank(cluster)):
             ckpt_path = _stage(resume, Path(tmp)) if resume else None
             trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     except Preempted as stop:
         _count_requeue(store, exp, start_step, stop.step, global_rank(cluster))
         leave_group()  # every rank raised at the same step, so all of them are here
         raise
-    except Exception as exc:
-        if (requeue := _requeue_for(exc, safe, store, exp, start_step, global_rank(cluster))) is None:
-            raise  # a crash: counts toward backoffLimit
-        raise requeue from exc
     seconds = time.perf_counter() - started
     samples = (trainer.global_step - start_step) * exp.train.batch_size * exp.train.grad_accumulation
     return {"steps": trainer.global_step, "resumed_from_step": start_step, "train_seconds": round(seconds, 2),
             "samples_per_second": round(samples * cluster.world_size / seconds, 2)}
+
+
+@contextmanager
+def requeue_if_the_gang_breaks(safe: PreemptionSafe, store: Store, exp: Experiment, start_step: int, rank: int):
+    """Collectives (in fit, the weights digest, the test's metric sync) fail when a peer vanishes: that is
+    a requeue, not a crash (after fit, the last step is committed already). Anything else propagates."""
+    try:
+        yield
+    except Exception as exc:
+        if (requeue := _requeue_for(exc, safe, store, exp, start_step, rank)) is None:
+            raise
+        raise requeue from exc
 
 
 def _requeue_for(exc: Exception, safe: PreemptionSafe, store: Store, exp: Experiment, start_step: int,
