@@ -99,12 +99,14 @@ def test_two_ddp_processes_preempted_resume_bit_identical(tmp_path, uninterrupte
     from tests.test_local_runner import launch_train, local_world
     config, volumes = local_world(tmp_path, resources={"nodes": 2}, **LONG)
     rng = random.Random(2)
-    drills = [arg for _ in range(3) for arg in ("--preempt-after", f"{rng.uniform(0.3, 1.5):.2f}")]
+    drills = [arg for _ in range(3) for arg in ("--preempt-after", f"{rng.uniform(0.1, 0.5):.2f}")]
     result = launch_train(tmp_path, config, *volumes, *drills)
     summary = json.loads(result.stdout.splitlines()[-1])
     assert (summary["status"], summary["failures"]) == ("Succeeded", 0), result.stderr[-3000:]
     history = json.loads((tmp_path / "runs" / summary["run_id"] / "run.json").read_text())["history"]
-    assert [h["exit_code"] for h in history if h["drill"]] == [75, 75, 75]  # each committed, then requeued
+    drilled = [h["exit_code"] for h in history if h["drill"]]
+    # Each noticed pod committed and requeued, or (a notice during the final save) finished the run.
+    assert set(drilled) <= {75, 0} and drilled.count(75) >= 2, drilled
     final = json.loads((tmp_path / "ckpt" / summary["run_id"] / "final" / "metrics.json").read_text())
     assert final["weights_sha256_per_rank"] == uninterrupted[2]
 
