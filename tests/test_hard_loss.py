@@ -32,10 +32,24 @@ def weights(summary: dict) -> list[str]:
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory, smoke_volumes):  # noqa: F811
-    """Final weights of uninterrupted smoke runs, by node count."""
+    """Final runs of uninterrupted smoke runs, by node count."""
     tmp = tmp_path_factory.mktemp("clean")
-    return {nodes: weights(smoke(tmp, smoke_volumes, f"clean-{nodes}", "--set", f"resources.nodes={nodes}")[0])
+    return {nodes: smoke(tmp, smoke_volumes, f"clean-{nodes}", "--set", f"resources.nodes={nodes}")[0]
             for nodes in (2, 3)}
+
+
+def assert_same_weights(run: dict, clean_run: dict, nodes: int) -> None:
+    """Bit for bit with 2 ranks. With 3 or more, DDP rebuilds its gradient buckets from the order gradients
+    became ready in the first step after a (re)start, and gloo's ring sums each bucket chunk starting at a
+    rank that depends on that layout: float addition is not associative, so the weights agree to rounding."""
+    if nodes == 2:
+        assert weights(run) == weights(clean_run)
+        return
+    from safetensors.torch import load_file
+    ours, theirs = (load_file(Path(r["final_dir"]) / "model.safetensors") for r in (run, clean_run))
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        assert ours[name].allclose(theirs[name], rtol=0, atol=1e-5), name
 
 
 @pytest.mark.parametrize("nodes, index", [(2, 1), (2, 0), (3, 1)], ids=["index-1", "index-0-the-host", "3-nodes"])
@@ -48,7 +62,7 @@ def test_a_hard_kill_replaces_one_index_and_ends_bit_identical(tmp_path, smoke_v
         [(index, 1, -signal.SIGKILL)]
     assert f"hard-kill drill at step" in log
     assert "step(s) replayed" in log and "resumed from the checkpoint at step" in log
-    assert weights(summary) == clean[nodes]
+    assert_same_weights(summary, clean[nodes], nodes)
 
 
 def tree(proc) -> list[psutil.Process]:
