@@ -176,3 +176,7 @@ def _quiet_torch_elastic() -> None:
     level = os.environ.get("KUBETRAIN_AGENT_LOG_LEVEL", "WARNING")  # INFO shows every rendezvous step
     logging.basicConfig(format="[agent] %(message)s", level=level)
     logging.getLogger("torch.distributed.elastic").setLevel(level)
+    # When the agent hosting the store has passed the exit barrier it exits, and the others' wait on the
+    # barrier then fails with a traceback, after every worker finished: noise, not news.
+    logging.getLogger("torch.distributed.elastic.agent.server.api").addFilter(
+        lambda record: not record.getMessage().startswith("Error waiting on exit barrier"))
