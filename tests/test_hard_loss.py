@@ -60,7 +60,7 @@ def test_a_hard_kill_replaces_one_index_and_ends_bit_identical(tmp_path, smoke_v
     history = json.loads((tmp_path / "runs" / f"kill-{nodes}-{index}" / "run.json").read_text())["history"]
     assert [(h["index"], h["attempt"], h["exit_code"]) for h in history if h["drill"]] == \
         [(index, 1, -signal.SIGKILL)]
-    assert f"hard-kill drill at step" in log
+    assert "hard-kill drill at step" in log
     assert "step(s) replayed" in log and "resumed from the checkpoint at step" in log
     assert_same_weights(summary, clean[nodes], nodes)
 

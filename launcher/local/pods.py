@@ -26,7 +26,6 @@ class PodProcess:
                  on_line: Callable[[int, str], None]):
         self.index, self.attempt, self.echo, self.on_line = index, attempt, echo, on_line
         self.log = log_path(folder, index, attempt)
-        self.started = time.monotonic()
         self.proc = subprocess.Popen(pod.command, env={**os.environ, **index_env(pod, index, port)},
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         self.reader = threading.Thread(target=self._pump, daemon=True)
