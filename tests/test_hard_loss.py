@@ -10,7 +10,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.test_local_runner import smoke_volumes  # noqa: F401  (fixture)
 from tests.test_resume import LONG, final_digests, start_gang, start_index
 from tests.trainer_env import run_trainer, trainer_config
 from tests.factory import run_launch
@@ -31,7 +30,7 @@ def weights(summary: dict) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory, smoke_volumes):  # noqa: F811
+def clean(tmp_path_factory, smoke_volumes):
     """Final runs of uninterrupted smoke runs, by node count."""
     tmp = tmp_path_factory.mktemp("clean")
     return {nodes: smoke(tmp, smoke_volumes, f"clean-{nodes}", "--set", f"resources.nodes={nodes}")[0]
@@ -53,7 +52,7 @@ def assert_same_weights(run: dict, clean_run: dict, nodes: int) -> None:
 
 
 @pytest.mark.parametrize("nodes, index", [(2, 1), (2, 0), (3, 1)], ids=["index-1", "index-0-the-host", "3-nodes"])
-def test_a_hard_kill_replaces_one_index_and_ends_bit_identical(tmp_path, smoke_volumes, clean, nodes, index):  # noqa: F811
+def test_a_hard_kill_replaces_one_index_and_ends_bit_identical(tmp_path, smoke_volumes, clean, nodes, index):
     summary, log = smoke(tmp_path, smoke_volumes, f"kill-{nodes}-{index}", "--set", f"resources.nodes={nodes}",
                          "--kill-after", "1", "--kill-index", str(index))
     assert (summary["status"], summary["failures"]) == ("Succeeded", 0)

@@ -26,15 +26,6 @@ def local_world(tmp_path, **sections):
     return config, volumes
 
 
-@pytest.fixture(scope="module")
-def smoke_volumes(tmp_path_factory):
-    """The volumes configs/smoke.yaml expects: the demo reviews and the packaged MiniLM."""
-    root = tmp_path_factory.mktemp("volumes")
-    assert run_launch("data", "reviews", "--out", str(root / "datasets" / "reviews")).returncode == 0
-    assert run_launch("data", "minilm", "--out", str(root / "models" / "all-MiniLM-L6-v2")).returncode == 0
-    return root
-
-
 def smoke(tmp_path, volumes, *args):
     result = run_launch("train", "configs/smoke.yaml", "--local", "--runs-root", str(tmp_path / "runs"),
                         "--volumes-root", str(volumes), "--volume", f"checkpoints={tmp_path / 'ckpt'}",

@@ -4,23 +4,18 @@ reviews data, ranked by test accuracy; a second call runs nothing again."""
 import json
 import subprocess
 
-from tests.factory import ROOT, run_launch
+from tests.factory import run_launch
 
 SWEEP = "configs/sweeps/smoke-lr.yaml"
 
 
-def sweep_local(tmp_path) -> subprocess.CompletedProcess:
-    volumes = tmp_path / "volumes"
-    volumes.mkdir(exist_ok=True)
-    for claim in ("datasets", "models"):  # the demo data `launch data reviews|minilm` fetched
-        if not (volumes / claim).exists():
-            (volumes / claim).symlink_to(ROOT / "volumes" / claim)
+def sweep_local(tmp_path, volumes) -> subprocess.CompletedProcess:
     return run_launch("sweep", SWEEP, "--local", "-o", "json", "--runs-root", str(tmp_path / "runs"),
                       "--volumes-root", str(volumes), timeout=600)
 
 
-def test_the_demo_sweep_runs_each_trial_here_once_best_first(tmp_path):
-    first = sweep_local(tmp_path)
+def test_the_demo_sweep_runs_each_trial_here_once_best_first(tmp_path, smoke_volumes):
+    first = sweep_local(tmp_path, smoke_volumes)
     assert first.returncode == 0, first.stderr[-2000:]
     doc = json.loads(first.stdout.splitlines()[-1])
     assert (doc["sweep"], doc["state"], doc["metric"]) == ("smoke-lr", "Succeeded",
@@ -30,7 +25,7 @@ def test_the_demo_sweep_runs_each_trial_here_once_best_first(tmp_path):
     scores = [t["metric"] for t in doc["trials"]]
     assert all(isinstance(s, float) for s in scores) and scores == sorted(scores, reverse=True)
 
-    again = sweep_local(tmp_path)
+    again = sweep_local(tmp_path, smoke_volumes)
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.count("already succeeded: nothing to do") + again.stderr.count(
         "already succeeded: nothing to do") == 2
