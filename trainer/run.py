@@ -257,7 +257,12 @@ def _strategy(exp: Experiment, cluster: Cluster):
     timeout = timedelta(seconds=exp.job.peer_timeout_seconds)  # a rank that lost a peer gives up in time
     if exp.train.strategy == "fsdp":  # GPUs only: the config schema rejects fsdp on CPU
         return FSDPStrategy(process_group_backend=backend, timeout=timeout)
-    return DDPStrategy(process_group_backend=backend, timeout=timeout)
+    # DDP sums the first step of every process in one bucket laid out in parameter order, then rebuilds its
+    # buckets in the order gradients became ready. A resumed attempt would sum its first step in the other
+    # layout; with 3 or more ranks the ring then adds each element in another order, and the weights drift
+    # from an uninterrupted run by rounding. find_unused_parameters keeps the first layout for good (the
+    # Reducer never rebuilds then), for one autograd-graph walk per step: exact resume is worth it.
+    return DDPStrategy(process_group_backend=backend, timeout=timeout, find_unused_parameters=True)
 
 
 def _tokenizer(model_dir: Path):
@@ -301,6 +306,8 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     # Our sampler is resumable mid-epoch even though the DataLoader object is not Lightning-_Stateful.
     warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
+    # We set find_unused_parameters for its fixed bucket layout, not for unused parameters (see _strategy).
+    warnings.filterwarnings("ignore", message=".*find_unused_parameters=True was specified.*")
 
 
 def global_rank(cluster: Cluster) -> int:
