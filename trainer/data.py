@@ -95,6 +95,11 @@ class ReviewsData(pl.LightningDataModule):
         """Total optimizer steps of the run, computed from the data (not by Lightning, which would build
         the train loader early: Lightning #20550)."""
         train = self.exp.train
-        batches = -(-self.train_sampler.per_rank // train.batch_size)
-        steps = train.epochs * -(-batches // train.grad_accumulation)
+        steps = train.epochs * self.steps_per_epoch()
         return min(steps, train.max_steps) if train.max_steps else steps
+
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps in one epoch (a last, shorter accumulation still steps)."""
+        train = self.exp.train
+        batches = -(-self.train_sampler.per_rank // train.batch_size)
+        return -(-batches // train.grad_accumulation)

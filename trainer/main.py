@@ -122,7 +122,7 @@ def _committed_step() -> int | None:
 
 
 def _quiet_libraries() -> None:
-    """Keep the log to our phase lines, the progress bar and real problems."""
+    """Keep the log to our phase and progress lines and real problems."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from the model volume, never a hub
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.getLogger("transformers").setLevel(logging.ERROR)

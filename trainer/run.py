@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.strategies import DDPStrategy, FSDPStrategy
 from transformers.utils import logging as transformers_logging
 
 from launcher.schema import Experiment
-from launcher.schema.contract import STEP_REACHED, TRAINING_STARTED
+from launcher.schema.contract import TRAINING_STARTED
 
 from .checkpoints.catalog import latest_valid, read_json, reclaim_newer_than
 from .checkpoints.final import finished_metrics, save_final
@@ -32,25 +31,11 @@ from .env import Cluster
 from .failures import WAITING, distributed_failure
 from .model import Classifier, build_network, check_sequence_length
 from .preemption import Preempted, PreemptionSafe, grace_warning, own_signals
+from .progress import StepLines, stamped
 from .records import DataError
 from .signals import StopFlag
 
 REQUEUES = "requeues.json"
-
-
-class StepLines(pl.Callback):
-    """A plain line from rank 0 every `every` optimizer steps ("reached step 40/100, loss 0.512"): what pod
-    logs and CI keep, and how the local runner knows the step a drill interrupted."""
-
-    def __init__(self, every: int, total: int, say):
-        self.every, self.total, self.say = every, total, say
-
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        step = trainer.global_step
-        if (batch_idx + 1) % trainer.accumulate_grad_batches or step % self.every:
-            return
-        loss = trainer.callback_metrics.get("train_loss")
-        self.say(f"{STEP_REACHED} {step}/{self.total}" + (f", loss {float(loss):.4f}" if loss is not None else ""))
 
 
 class PeerLost(Exception):
@@ -62,9 +47,9 @@ class RequeueLoop(Exception):
 
 
 def phase(cluster: Cluster, message: str) -> None:
-    """One clear line per phase, from the first process only."""
+    """One clear line per phase, from the first process only: `2026-11-29T15:30:01Z [RUN_ID] message`."""
     if global_rank(cluster) == 0:
-        print(f"[{cluster.run_id}] {message}", flush=True)
+        print(stamped(cluster.run_id, message), flush=True)
 
 
 def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
@@ -98,7 +83,8 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
     writer = CheckpointWriter(store, global_rank(cluster), cluster.world_size, exp.storage.checkpoints.keep_last,
                               log=lambda m: phase(cluster, m), peer_timeout=exp.job.peer_timeout_seconds)
     safe = PreemptionSafe(exp, flag, writer, data.train_sampler, resume, lambda m: phase(cluster, f"warning: {m}"))
-    steps = StepLines(exp.train.log_every_n_steps, data.optimizer_steps(), lambda m: phase(cluster, m))
+    steps = StepLines(exp.train.log_every_n_steps, data.optimizer_steps(), data.steps_per_epoch(), cluster.world_size,
+                      lambda m: phase(cluster, m))
     trainer = own_signals(_lightning_trainer(exp, cluster, [safe, steps]))
     metrics = _fit(trainer, module, data, resume, store, exp, cluster, flag, safe)
     with requeue_if_the_gang_breaks(safe, store, exp, metrics["resumed_from_step"], global_rank(cluster)):
@@ -241,7 +227,8 @@ def _lightning_trainer(exp: Experiment, cluster: Cluster, callbacks: list[pl.Cal
         accumulate_grad_batches=exp.train.grad_accumulation,
         log_every_n_steps=exp.train.log_every_n_steps,
         logger=[CSVLogger(logs, name="csv", version=""), TensorBoardLogger(logs, name="tensorboard", version="")],
-        callbacks=[TQDMProgressBar(refresh_rate=max(1, exp.train.log_every_n_steps // 2)), *callbacks],
+        callbacks=callbacks,
+        enable_progress_bar=False,  # a bar in a pipe is escape codes in every log: StepLines prints lines
         enable_checkpointing=False,  # checkpoints are ours: verified, atomic, resumable mid-epoch
         use_distributed_sampler=False,  # ReviewsData shards with a resumable sampler
         enable_model_summary=False,
