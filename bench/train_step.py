@@ -24,6 +24,7 @@ from trainer.checkpoints.store import LocalStore
 from trainer.checkpoints.writer import CheckpointWriter
 from trainer.data import Collate
 from trainer.env import Cluster
+from trainer.logs import RunLogs
 from trainer.model import Classifier, build_network
 from trainer.preemption import PreemptionSafe
 from trainer.records import read_records
@@ -76,9 +77,10 @@ def lightning_steps(exp, data: list[dict], root: str) -> list[float]:
     cluster = Cluster(0, 1, 1, "127.0.0.1", 29500, "bench", root)
     # The trainer's own callback rides along (signal agreement, checkpoint triggers); no save falls due.
     writer = CheckpointWriter(LocalStore(Path(root) / "ckpt"), 0, 1, 1, log=print)
-    safe = PreemptionSafe(exp, StopFlag(), writer, SimpleNamespace(offset=0), None, print)
+    logs = RunLogs(cluster, 0, print)
+    safe = PreemptionSafe(exp, StopFlag(), writer, SimpleNamespace(offset=0), None, print, logs)
     trainer = _lightning_trainer(exp.model_copy(update={"train": exp.train.model_copy(
-        update={"max_steps": len(data)})}), cluster, [clock, safe])
+        update={"max_steps": len(data)})}), cluster, [clock, safe], logs)
     trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(data, batch_size=None))
     clock.starts.append(time.perf_counter())
     return [b - a for a, b in zip(clock.starts, clock.starts[1:])]

@@ -21,6 +21,7 @@ from launcher.schema.contract import SAVE_SHARE_OF_GRACE
 
 from .checkpoints.state import TRAINER_FILE, ResumePoint, capture_rng, rank_file, restore_rng
 from .checkpoints.writer import CheckpointWriter
+from .logs import RunLogs
 from .signals import StopFlag
 
 
@@ -53,9 +54,9 @@ def own_signals(trainer: pl.Trainer) -> pl.Trainer:
 
 class PreemptionSafe(pl.Callback):
     def __init__(self, exp: Experiment, flag: StopFlag, writer: CheckpointWriter, sampler,
-                 resume: ResumePoint | None, warn):
+                 resume: ResumePoint | None, warn, logs: RunLogs):
         self.exp, self.flag, self.writer, self.sampler = exp, flag, writer, sampler
-        self.resume, self.warn = resume, warn
+        self.resume, self.warn, self.logs = resume, warn, logs
         self.consumed = 0  # samples of the current epoch this rank has trained on
         self.last_save = time.monotonic()
         self.warned = False
@@ -86,6 +87,8 @@ class PreemptionSafe(pl.Callback):
         stop, timed = self._agree(pl_module.device)
         ckpt, step = self.exp.checkpoint, trainer.global_step
         periodic = timed or bool(ckpt.every_n_steps and step % ckpt.every_n_steps == 0)
+        if stop:
+            self.logs.log_pending_step(trainer, outputs, batch, batch_idx)  # the save then uploads it too
         if periodic or (stop and ckpt.on_preemption):
             self._save(trainer, step)
         if stop:
@@ -132,6 +135,8 @@ class PreemptionSafe(pl.Callback):
         files = [self.writer.stage(step, name, partial(torch.save, obj)) for name, obj in objects.items()]
         self.writer.submit(step, trainer.current_epoch, files, started)
         self.last_save, self.saved_step = time.monotonic(), step
+        if trainer.is_global_zero:
+            self.logs.sync()  # the logs up to this checkpoint, flushed (and on S3, uploaded) with it
 
     def _check_budget(self) -> None:
         message = grace_warning(self.writer.last_seconds, self.exp.job.grace_period_seconds)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.strategies import DDPStrategy, FSDPStrategy
 from transformers.utils import logging as transformers_logging
 
@@ -29,6 +28,7 @@ from .checkpoints.writer import CheckpointWriter
 from .data import ReviewsData
 from .env import Cluster
 from .failures import WAITING, distributed_failure
+from .logs import RunLogs
 from .model import Classifier, build_network, check_sequence_length
 from .preemption import Preempted, PreemptionSafe, grace_warning, own_signals
 from .progress import StepLines, stamped
@@ -82,17 +82,25 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
     module = Classifier(network, exp, len(data.label_names), data.optimizer_steps())
     writer = CheckpointWriter(store, global_rank(cluster), cluster.world_size, exp.storage.checkpoints.keep_last,
                               log=lambda m: phase(cluster, m), peer_timeout=exp.job.peer_timeout_seconds)
-    safe = PreemptionSafe(exp, flag, writer, data.train_sampler, resume, lambda m: phase(cluster, f"warning: {m}"))
+    def warn(message: str) -> None:
+        phase(cluster, f"warning: {message}")
+
+    logs = RunLogs(cluster, resume.step if resume else 0, warn)
+    if global_rank(cluster) == 0:
+        logs.download()
+    safe = PreemptionSafe(exp, flag, writer, data.train_sampler, resume, warn, logs)
     steps = StepLines(exp.train.log_every_n_steps, data.optimizer_steps(), data.steps_per_epoch(), cluster.world_size,
                       lambda m: phase(cluster, m))
-    trainer = own_signals(_lightning_trainer(exp, cluster, [safe, steps]))
-    metrics = _fit(trainer, module, data, resume, store, exp, cluster, flag, safe)
+    trainer = own_signals(_lightning_trainer(exp, cluster, [safe, steps], logs))
+    metrics = _fit(trainer, module, data, resume, store, exp, cluster, flag, safe, logs)
     with requeue_if_the_gang_breaks(safe, store, exp, metrics["resumed_from_step"], global_rank(cluster)):
         metrics["weights_sha256_per_rank"] = _weights_digests(network, exp)
         if "test" in data.splits:
             phase(cluster, "evaluating on the test split")
             tested = trainer.test(module, datamodule=data, verbose=False)[0]
             metrics |= {k: round(float(v), 4) for k, v in tested.items()}
+    if trainer.is_global_zero:
+        logs.sync()  # the test's metrics too
     if flag.requested:  # SIGTERM during the test: the last step is committed, the test runs again
         raise Preempted(trainer.global_step)
     if trainer.is_global_zero:
@@ -120,7 +128,7 @@ def leave_group() -> None:
         torch.distributed.destroy_process_group()
 
 
-def _fit(trainer, module, data, resume, store, exp, cluster, flag, safe) -> dict:
+def _fit(trainer, module, data, resume, store, exp, cluster, flag, safe, logs: RunLogs) -> dict:
     start_step = resume.step if resume else 0
     phase(cluster, f"{TRAINING_STARTED} {start_step} of {data.optimizer_steps()} on {cluster.world_size} "
                    f"process(es): {len(data.splits['train'])} examples{' (resumed)' if resume else ''}")
@@ -136,6 +144,9 @@ def _fit(trainer, module, data, resume, store, exp, cluster, flag, safe) -> dict
         _count_requeue(store, exp, start_step, stop.step, global_rank(cluster))
         leave_group()  # every rank raised at the same step, so all of them are here
         raise
+    finally:
+        if global_rank(cluster) == 0:
+            logs.sync()  # before any requeue exit: Lightning has flushed and closed TensorBoard's file
     seconds = time.perf_counter() - started
     samples = (trainer.global_step - start_step) * exp.train.batch_size * exp.train.grad_accumulation
     return {"steps": trainer.global_step, "resumed_from_step": start_step, "train_seconds": round(seconds, 2),
@@ -207,15 +218,7 @@ def _count_requeue(store: Store, exp: Experiment, start_step: int, stop_step: in
                           f"(checkpoint.max_requeues_without_progress={limit}); giving up")
 
 
-def log_dir(cluster: Cluster) -> Path:
-    """CSV and TensorBoard logs: beside the checkpoints on a volume, in a temp folder for S3 runs."""
-    if cluster.checkpoint_uri.startswith("s3://"):
-        return Path(tempfile.gettempdir()) / "kubetrain" / cluster.run_id / "logs"
-    return Path(cluster.checkpoint_uri) / cluster.run_id / "logs"
-
-
-def _lightning_trainer(exp: Experiment, cluster: Cluster, callbacks: list[pl.Callback]) -> pl.Trainer:
-    logs = log_dir(cluster)
+def _lightning_trainer(exp: Experiment, cluster: Cluster, callbacks: list[pl.Callback], logs: RunLogs) -> pl.Trainer:
     return pl.Trainer(
         accelerator="gpu" if exp.resources.gpu.count else "cpu",
         devices=cluster.nproc_per_node,
@@ -226,7 +229,7 @@ def _lightning_trainer(exp: Experiment, cluster: Cluster, callbacks: list[pl.Cal
         max_steps=exp.train.max_steps or -1,
         accumulate_grad_batches=exp.train.grad_accumulation,
         log_every_n_steps=exp.train.log_every_n_steps,
-        logger=[CSVLogger(logs, name="csv", version=""), TensorBoardLogger(logs, name="tensorboard", version="")],
+        logger=logs.loggers,
         callbacks=callbacks,
         enable_progress_bar=False,  # a bar in a pipe is escape codes in every log: StepLines prints lines
         enable_checkpointing=False,  # checkpoints are ours: verified, atomic, resumable mid-epoch

@@ -138,3 +138,12 @@ class S3Store:
             if path.is_file():
                 self.client.upload_file(str(path), self.bucket, self.key(folder, str(path.relative_to(local))),
                                         Config=TRANSFER)
+
+    def download_tree(self, folder: str, local: Path) -> None:
+        """Every object under `folder`, to the same relative paths under `local`."""
+        prefix = self.key(folder) + "/"
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        for obj in (obj for page in pages for obj in page.get("Contents", [])):
+            path = Path(local) / obj["Key"][len(prefix):]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.client.download_file(self.bucket, obj["Key"], str(path), Config=TRANSFER)

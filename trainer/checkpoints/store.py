@@ -30,6 +30,7 @@ class Store(Protocol):
     def commit(self, folder: str, name: str, data: bytes) -> None: ...
     def delete(self, folder: str) -> None: ...
     def upload_tree(self, local: Path, folder: str) -> None: ...
+    def download_tree(self, folder: str, local: Path) -> None: ...
     # Large files go in two moves: stream them to a staging file on the training thread, then make them
     # durable (fsync, or upload) off it. Only the second move is what SIGTERM has to wait for.
     def open_write(self, folder: str, name: str) -> "contextmanager[BinaryIO]": ...
@@ -110,6 +111,11 @@ class LocalStore:
     def upload_tree(self, local: Path, folder: str) -> None:
         if Path(local).resolve() != (self.root / folder).resolve():
             shutil.copytree(local, self.root / folder, dirs_exist_ok=True)
+
+    def download_tree(self, folder: str, local: Path) -> None:
+        source = self.root / folder
+        if source.is_dir() and source.resolve() != Path(local).resolve():
+            shutil.copytree(source, local, dirs_exist_ok=True)
 
 
 def _fsync_dir(directory: Path) -> None:

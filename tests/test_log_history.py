@@ -1,0 +1,77 @@
+"""A run's metrics across attempts: the resumed attempt keeps every logged step of the earlier ones, in
+metrics.csv and in TensorBoard, once each, on a volume and on S3."""
+
+import csv
+import io
+import signal
+from pathlib import Path
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.test_preemption_windows import signal_when
+from tests.test_resume import start_gang
+from tests.trainer_env import run_trainer, trainer_config
+
+# 64 rows in batches of 8: 8 optimizer steps in the epoch, logged at Lightning's log steps 0..7.
+EIGHT_STEPS = {"train": {"max_steps": 8, "epochs": 20, "batch_size": 8, "log_every_n_steps": 1},
+               "checkpoint": {"every_n_steps": 3}}
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def interrupt_then_finish(config: Path, how: int, env: dict) -> str:
+    """Signal the run once it reported step 5, then run it again to the end; returns the first attempt's
+    output."""
+    (proc,) = start_gang(config, 1, 29571, env)
+    lines = signal_when(proc, "reached step 5", how)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == (75 if how == signal.SIGTERM else -signal.SIGKILL), err[-2000:]
+    ((again, _, err),) = run_trainer(config, port=29572, **env)
+    assert again.returncode == 0, err[-2000:]
+    return "".join(lines) + out
+
+
+def train_losses_in_csv(text: str) -> list[tuple[int, str]]:
+    return [(int(row["step"]), row["train_loss"]) for row in csv.DictReader(io.StringIO(text)) if row["train_loss"]]
+
+
+def train_losses_in_tensorboard(folder: Path) -> list[tuple[int, float]]:
+    events = EventAccumulator(str(folder))  # reads every attempt's file, honouring each file's purge step
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars("train_loss")]
+
+
+def assert_every_step_once(csv_text: str, tensorboard: Path) -> None:
+    rows = train_losses_in_csv(csv_text)
+    assert [step for step, _ in rows] == list(range(8))
+    points = train_losses_in_tensorboard(tensorboard)
+    assert [step for step, _ in points] == list(range(8))
+    assert [round(value, 5) for _, value in points] == [round(float(loss), 5) for _, loss in rows]
+
+
+def test_a_preempted_and_resumed_run_keeps_every_logged_step_of_both_attempts(tmp_path):
+    config = trainer_config(tmp_path, **EIGHT_STEPS)
+    first = interrupt_then_finish(config, signal.SIGTERM, {})
+    logs = tmp_path / "ckpt" / "run" / "logs"
+    assert "exists and is not empty" not in first
+    assert_every_step_once((logs / "csv" / "metrics.csv").read_text(), logs / "tensorboard")
+    assert len(list((logs / "tensorboard").glob("events.out.tfevents.*"))) >= 2  # one file per attempt at least
+
+
+def test_steps_a_hard_kill_made_the_run_replay_appear_once_with_the_newest_values(tmp_path):
+    config = trainer_config(tmp_path, **EIGHT_STEPS)
+    interrupt_then_finish(config, signal.SIGKILL, {})  # killed past the checkpoint of step 3: steps replayed
+    logs = tmp_path / "ckpt" / "run" / "logs"
+    assert_every_step_once((logs / "csv" / "metrics.csv").read_text(), logs / "tensorboard")
+
+
+def test_an_s3_run_keeps_its_logs_of_every_attempt_on_s3(tmp_path, bucket, s3_endpoint):
+    client, name = bucket
+    config = trainer_config(tmp_path, storage={"checkpoints": {"uri": f"s3://{name}/runs", "secret": "s3"}},
+                            **EIGHT_STEPS)
+    interrupt_then_finish(config, signal.SIGTERM, {"AWS_ENDPOINT_URL": s3_endpoint, **S3_ENV})
+    local = tmp_path / "from-s3"
+    for obj in client.list_objects_v2(Bucket=name, Prefix="runs/run/logs/")["Contents"]:
+        path = local / obj["Key"].removeprefix("runs/run/logs/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(client.get_object(Bucket=name, Key=obj["Key"])["Body"].read())
+    assert_every_step_once((local / "csv" / "metrics.csv").read_text(), local / "tensorboard")
