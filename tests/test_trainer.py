@@ -1,10 +1,19 @@
 """The trainer end to end on CPU: a tiny random BERT, real Lightning, real processes."""
 
 import json
+import os
+import re
 
 import pytest
+import yaml
 
+from launcher.schema import Experiment
+from launcher.schema.contract import STEP_LINE
 from tests.trainer_env import run_trainer, trainer_config
+
+STAMPED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[run\] (.+)")
+UMASK = os.umask(0o022)
+os.umask(UMASK)
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +37,50 @@ def test_one_process_trains_tests_and_saves_a_hugging_face_model(single_run):
     assert AutoTokenizer.from_pretrained(final)("great taste")["input_ids"]
 
 
-def test_one_line_per_phase_and_a_summary(single_run):
+def test_one_timestamped_line_per_phase_and_a_summary(single_run):
     _, _, out, _ = single_run
-    phases = [line for line in out.splitlines() if line.startswith("[run] ")]
-    assert [p.split()[1] for p in phases] == ["loading", "training", "evaluating", "saving"]
+    lines = [STAMPED.fullmatch(line) for line in out.splitlines()[:-1]]
+    assert all(lines), out
+    phases = [m.group(1) for m in lines if not m.group(1).startswith(("reached step", "validation at"))]
+    assert [p.split()[0] for p in phases] == ["loading", "training", "evaluating", "saving"]
     assert out.splitlines()[-1].startswith("finished: steps=4")
+
+
+def test_progress_is_plain_lines_never_a_bar(single_run):
+    _, _, out, err = single_run
+    steps = [STEP_LINE.search(line).group("step", "total", "epoch", "epochs") for line in out.splitlines()
+             if "reached step" in line]
+    assert steps == [(str(n), "4", "1", "1") for n in range(1, 5)]  # log_every_n_steps: 1
+    assert "\x1b" not in out + err and "\r" not in out + err and "it/s" not in out + err
+
+
+def test_the_experiment_travels_with_checkpoints_final_model_and_hparams(single_run):
+    config, *_ = single_run
+    run = config.parent / "ckpt" / "run"
+    assert (run / "checkpoints" / "config.yaml").read_bytes() == config.read_bytes()
+    assert (run / "final" / "config.yaml").read_bytes() == config.read_bytes()
+    assert "config.yaml" in json.loads((run / "final" / "manifest.json").read_text())["files"]
+    resolved = Experiment.model_validate(yaml.safe_load(config.read_text())).model_dump(mode="json")
+    for hparams in (run / "logs" / "csv" / "hparams.yaml", run / "logs" / "tensorboard" / "hparams.yaml"):
+        assert yaml.safe_load(hparams.read_text()) == resolved
+
+
+def test_final_model_files_have_the_mode_of_checkpoint_files(single_run):
+    config, *_ = single_run
+    run = config.parent / "ckpt" / "run"
+    (checkpoint,) = (run / "checkpoints").glob("step-*/trainer.pt")
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in (run / "final").iterdir()}
+    assert modes["model.safetensors"] == oct(checkpoint.stat().st_mode & 0o777) == oct(0o666 & ~UMASK)
+    assert set(modes.values()) == {oct(0o666 & ~UMASK)}
+
+
+def test_an_s3_run_keeps_its_experiment_beside_checkpoints_and_in_the_final_model(tmp_path, bucket, s3_endpoint):
+    client, name = bucket
+    config = trainer_config(tmp_path, storage={"checkpoints": {"uri": f"s3://{name}/runs", "secret": "s3"}})
+    ((proc, _, err),) = run_trainer(config, AWS_ENDPOINT_URL=s3_endpoint)
+    assert proc.returncode == 0, err[-2000:]
+    for key in ("runs/run/checkpoints/config.yaml", "runs/run/final/config.yaml"):
+        assert client.get_object(Bucket=name, Key=key)["Body"].read() == config.read_bytes()
 
 
 def test_csv_and_tensorboard_logs_land_under_the_run_folder(single_run):

@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None, flag: StopFlag | None = None) -> int:
     try:
         from .run import PeerLost, RequeueLoop, train  # torch and Lightning load only after the arguments are sane
 
-        metrics = train(load_config(args.config), cluster, flag)
+        exp = load_config(args.config)
+        metrics = train(exp, cluster, flag, args.config.read_bytes())
     except DataError as exc:
         return _finish(EXIT_BAD_CONFIG, f"error: {exc}")
     except StoreError as exc:

@@ -58,6 +58,8 @@ def check_sequence_length(exp: Experiment, model_dir, tokenizer) -> None:
 class Classifier(pl.LightningModule):
     def __init__(self, network, exp: Experiment, num_labels: int, total_steps: int):
         super().__init__()
+        # The experiment as Lightning's hparams.yaml (CSV and TensorBoard) and the hparams of trainer.pt.
+        self.save_hyperparameters(exp.model_dump(mode="json"))
         self.network, self.exp, self.total_steps = network, exp, total_steps
         self.metrics = torch.nn.ModuleDict({
             f"{split}_{name}": metric(num_classes=num_labels, average=average)

@@ -20,7 +20,7 @@ from launcher.schema import Experiment
 from launcher.schema.contract import TRAINING_STARTED
 
 from .checkpoints.catalog import latest_valid, read_json, reclaim_newer_than
-from .checkpoints.final import finished_metrics, save_final
+from .checkpoints.final import EXPERIMENT, finished_metrics, save_final
 from .checkpoints.manifest import step_dir
 from .checkpoints.state import TRAINER_FILE, ResumePoint, from_bytes, rank_file
 from .checkpoints.store import Store, open_store
@@ -52,8 +52,9 @@ def phase(cluster: Cluster, message: str) -> None:
         print(stamped(cluster.run_id, message), flush=True)
 
 
-def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
-    """Fine-tune (resuming from the newest valid checkpoint), test, save; returns the final metrics.
+def train(exp: Experiment, cluster: Cluster, flag: StopFlag, config: bytes) -> dict:
+    """Fine-tune (resuming from the newest valid checkpoint), test, save; returns the final metrics. `config`:
+    the experiment file's bytes, kept beside the checkpoints and in the final model.
 
     Raises Preempted or PeerLost (requeue), RequeueLoop (give up), StoreError, DataError."""
     _quiet_lightning()
@@ -68,6 +69,7 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
     resume = load_resume_point(store, global_rank(cluster), cluster.world_size, lambda m: phase(cluster, m))
     if global_rank(cluster) == 0:
         reclaim(store, final, resume, lambda m: phase(cluster, m))
+        keep_config(store, config)
     if resume and (message := grace_warning(resume.save_seconds, exp.job.grace_period_seconds)):
         phase(cluster, f"warning: {message}")
     phase(cluster, f"loading tokenizer, data and model ({exp.model.path})")
@@ -105,7 +107,7 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag) -> dict:
         raise Preempted(trainer.global_step)
     if trainer.is_global_zero:
         phase(cluster, f"saving the final model to {final.location()}")
-        save_final(network, tokenizer, metrics, final)
+        save_final(network, tokenizer, metrics, config, final)
     leave_group()
     return metrics
 
@@ -118,6 +120,13 @@ def reclaim(store: Store, final: Store, resume: ResumePoint | None, log) -> None
     aborted = store.reclaim_uploads() + final.reclaim_uploads()
     if aborted:
         log(f"aborted {aborted} incomplete multipart upload(s) left by a killed attempt")
+
+
+def keep_config(store: Store, config: bytes) -> None:
+    """The experiment config beside the run's checkpoints, once per run: the run id hashes it, so every
+    attempt of the run was started with the same one."""
+    if store.size("", EXPERIMENT) is None:
+        store.commit("", EXPERIMENT, config)
 
 
 def leave_group() -> None:
