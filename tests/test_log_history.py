@@ -3,14 +3,22 @@ metrics.csv and in TensorBoard, once each, on a volume and on S3."""
 
 import csv
 import io
+import json
+import re
 import signal
+import time
 from pathlib import Path
 
+import pytest
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from launcher.schema.contract import STEP_LINE
 from tests.test_preemption_windows import signal_when
 from tests.test_resume import start_gang
 from tests.trainer_env import run_trainer, trainer_config
+
+STAMPED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[run\] .+")
 
 # 64 rows in batches of 8: 8 optimizer steps in the epoch, logged at Lightning's log steps 0..7.
 EIGHT_STEPS = {"train": {"max_steps": 8, "epochs": 20, "batch_size": 8, "log_every_n_steps": 1},
@@ -18,16 +26,25 @@ EIGHT_STEPS = {"train": {"max_steps": 8, "epochs": 20, "batch_size": 8, "log_eve
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-def interrupt_then_finish(config: Path, how: int, env: dict) -> str:
-    """Signal the run once it reported step 5, then run it again to the end; returns the first attempt's
-    output."""
+def interrupt_then_finish(config: Path, how: int, env: dict, pause: float = 0.0) -> dict:
+    """Signal the run once it reported step 5, wait `pause` seconds, then run it again to the end; returns
+    both attempts' output and when the second was started and ended (time.time())."""
     (proc,) = start_gang(config, 1, 29571, env)
     lines = signal_when(proc, "reached step 5", how)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == (75 if how == signal.SIGTERM else -signal.SIGKILL), err[-2000:]
-    ((again, _, err),) = run_trainer(config, port=29572, **env)
-    assert again.returncode == 0, err[-2000:]
-    return "".join(lines) + out
+    time.sleep(pause)
+    started = time.time()
+    ((again, out2, err2),) = run_trainer(config, port=29572, **env)
+    assert again.returncode == 0, err2[-2000:]
+    return {"first": ("".join(lines) + out, err), "second": (out2, err2), "started": started, "ended": time.time()}
+
+
+@pytest.fixture(scope="module")
+def sigtermed(tmp_path_factory):
+    """A run on a volume preempted (SIGTERM) after step 5, resumed 3 s later and finished."""
+    config = trainer_config(tmp_path_factory.mktemp("sigtermed"), **EIGHT_STEPS)
+    return config, interrupt_then_finish(config, signal.SIGTERM, {}, pause=3.0)
 
 
 def train_losses_in_csv(text: str) -> list[tuple[int, str]]:
@@ -48,13 +65,40 @@ def assert_every_step_once(csv_text: str, tensorboard: Path) -> None:
     assert [round(value, 5) for _, value in points] == [round(float(loss), 5) for _, loss in rows]
 
 
-def test_a_preempted_and_resumed_run_keeps_every_logged_step_of_both_attempts(tmp_path):
-    config = trainer_config(tmp_path, **EIGHT_STEPS)
-    first = interrupt_then_finish(config, signal.SIGTERM, {})
-    logs = tmp_path / "ckpt" / "run" / "logs"
-    assert "exists and is not empty" not in first
+def test_a_preempted_and_resumed_run_keeps_every_logged_step_of_both_attempts(sigtermed):
+    config, run = sigtermed
+    logs = config.parent / "ckpt" / "run" / "logs"
+    assert "exists and is not empty" not in run["second"][1]
     assert_every_step_once((logs / "csv" / "metrics.csv").read_text(), logs / "tensorboard")
     assert len(list((logs / "tensorboard").glob("events.out.tfevents.*"))) >= 2  # one file per attempt at least
+
+
+def test_a_drilled_run_prints_timestamped_plain_lines_and_no_escape_sequence(sigtermed):
+    _, run = sigtermed
+    for out, err in (run["first"], run["second"]):
+        assert "\x1b" not in out + err and "\r" not in out + err
+        lines = out.splitlines()
+        assert lines and all(STAMPED.fullmatch(line) for line in lines[:-1] if line.strip()), out
+    resumed = [line for line in run["second"][0].splitlines() if "reached step" in line]
+    # The resumed attempt knows its epoch and total; its rate counts its own steps only.
+    assert [STEP_LINE.search(line).group("step", "total", "epoch", "epochs") for line in resumed][-1] == \
+        ("8", "8", "1", "1")
+
+
+def test_a_resumed_run_reports_training_time_of_every_attempt_and_the_time_lost(sigtermed):
+    config, run = sigtermed
+    run_dir = config.parent / "ckpt" / "run"
+    metrics = json.loads((run_dir / "final" / "metrics.json").read_text())
+    resumed = metrics["resumed_from_step"]
+    manifest = json.loads((run_dir / "checkpoints" / f"step-{resumed:010d}" / "manifest.json").read_text())
+    earlier = torch.load(run_dir / "checkpoints" / f"step-{resumed:010d}" / "trainer.pt", weights_only=False)
+    clock = earlier["callbacks"]["TrainingClock"]  # what the first attempt trained, up to its checkpoint
+    assert 0 < clock["train_seconds"] and clock["lost_seconds"] == 0
+    assert metrics["train_seconds"] == pytest.approx(clock["train_seconds"] + metrics["attempt_train_seconds"],
+                                                     abs=0.011)
+    # From the checkpoint's commit to the resumed attempt's first step: the pause, a restart, a reload.
+    assert run["started"] - manifest["created"] >= 3.0
+    assert run["started"] - manifest["created"] <= metrics["lost_seconds"] <= run["ended"] - manifest["created"]
 
 
 def test_steps_a_hard_kill_made_the_run_replay_appear_once_with_the_newest_values(tmp_path):

@@ -25,6 +25,7 @@ from .checkpoints.manifest import step_dir
 from .checkpoints.state import TRAINER_FILE, ResumePoint, from_bytes, rank_file
 from .checkpoints.store import Store, open_store
 from .checkpoints.writer import CheckpointWriter
+from .clock import TrainingClock
 from .data import ReviewsData
 from .env import Cluster
 from .failures import WAITING, distributed_failure
@@ -93,8 +94,13 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag, config: bytes) -> d
     safe = PreemptionSafe(exp, flag, writer, data.train_sampler, resume, warn, logs)
     steps = StepLines(exp.train.log_every_n_steps, data.optimizer_steps(), data.steps_per_epoch(), cluster.world_size,
                       lambda m: phase(cluster, m))
-    trainer = own_signals(_lightning_trainer(exp, cluster, [safe, steps], logs))
-    metrics = _fit(trainer, module, data, resume, store, exp, cluster, flag, safe, logs)
+    clock = TrainingClock(resume.committed if resume else None)
+    trainer = own_signals(_lightning_trainer(exp, cluster, [safe, steps, clock], logs))
+    try:
+        metrics = _fit(trainer, module, data, resume, store, exp, cluster, flag, safe) | clock.metrics()
+    finally:
+        if global_rank(cluster) == 0:
+            logs.sync()  # before any requeue exit: Lightning has flushed and closed TensorBoard's file
     with requeue_if_the_gang_breaks(safe, store, exp, metrics["resumed_from_step"], global_rank(cluster)):
         metrics["weights_sha256_per_rank"] = _weights_digests(network, exp)
         if "test" in data.splits:
@@ -137,7 +143,8 @@ def leave_group() -> None:
         torch.distributed.destroy_process_group()
 
 
-def _fit(trainer, module, data, resume, store, exp, cluster, flag, safe, logs: RunLogs) -> dict:
+def _fit(trainer, module, data, resume, store, exp, cluster, flag, safe) -> dict:
+    """Train this attempt: steps, resumed_from_step and samples_per_second (of this attempt)."""
     start_step = resume.step if resume else 0
     phase(cluster, f"{TRAINING_STARTED} {start_step} of {data.optimizer_steps()} on {cluster.world_size} "
                    f"process(es): {len(data.splits['train'])} examples{' (resumed)' if resume else ''}")
@@ -153,12 +160,9 @@ def _fit(trainer, module, data, resume, store, exp, cluster, flag, safe, logs: R
         _count_requeue(store, exp, start_step, stop.step, global_rank(cluster))
         leave_group()  # every rank raised at the same step, so all of them are here
         raise
-    finally:
-        if global_rank(cluster) == 0:
-            logs.sync()  # before any requeue exit: Lightning has flushed and closed TensorBoard's file
     seconds = time.perf_counter() - started
     samples = (trainer.global_step - start_step) * exp.train.batch_size * exp.train.grad_accumulation
-    return {"steps": trainer.global_step, "resumed_from_step": start_step, "train_seconds": round(seconds, 2),
+    return {"steps": trainer.global_step, "resumed_from_step": start_step,
             "samples_per_second": round(samples * cluster.world_size / seconds, 2)}
 
 
@@ -204,7 +208,8 @@ def load_resume_point(store: Store, rank: int, world_size: int, log) -> ResumePo
         raise DataError(f"resources: checkpoint step {manifest.step} in {store.location(step_dir(manifest.step))} "
                         f"was written by {manifest.world_size} processes and this run has {world_size}; run it "
                         "with the nodes and GPUs it started with, or start afresh under another --run-id")
-    return ResumePoint(manifest.step, files[TRAINER_FILE], from_bytes(files[rank_file(rank)]), manifest.save_seconds)
+    return ResumePoint(manifest.step, files[TRAINER_FILE], from_bytes(files[rank_file(rank)]), manifest.save_seconds,
+                       manifest.created)
 
 
 def _stage(resume: ResumePoint, tmp: Path) -> str:

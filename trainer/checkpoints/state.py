@@ -22,6 +22,7 @@ class ResumePoint:
     trainer_state: bytes
     rank_state: dict
     save_seconds: float
+    committed: float  # wall time (s since the epoch) its manifest was committed
 
 
 def to_bytes(obj) -> bytes:
