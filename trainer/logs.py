@@ -78,9 +78,10 @@ class RunLogs:
             self.remote = open_store(cluster.checkpoint_uri, cluster.run_id, area="logs")
             self.dir = Path(tempfile.gettempdir()) / "kubetrain" / f"{cluster.run_id}-{os.getpid()}" / "logs"
         self.loggers = [HistoryCSVLogger(self.dir, first_step),
-                        # purge_step: TensorBoard hides the earlier files' events at steps >= first_step.
+                        # purge_step: TensorBoard hides the earlier files' events at steps >= first_step (0 too:
+                        # a fresh start after an attempt that committed no checkpoint logs every step again).
                         TensorBoardLogger(self.dir, name="tensorboard", version="", default_hp_metric=False,
-                                          **({"purge_step": first_step} if first_step else {}))]
+                                          purge_step=first_step)]
 
     def download(self) -> None:
         """Rank 0, before training: the earlier attempts' logs of an S3 run."""

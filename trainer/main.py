@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None, flag: StopFlag | None = None) -> int:
     if cluster.needs_agent:
         return _run_agent(args.config, cluster, flag)
     try:
-        from .run import PeerLost, RequeueLoop, train  # torch and Lightning load only after the arguments are sane
+        from .requeue import PeerLost, RequeueLoop
+        from .run import train  # torch and Lightning load only after the arguments are sane
 
         exp = load_config(args.config)
         metrics = train(exp, cluster, flag, args.config.read_bytes())

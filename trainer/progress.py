@@ -49,8 +49,9 @@ def validation_line(step: int, metrics: dict[str, float]) -> str:
 
 
 class StepLines(pl.Callback):
-    """Progress lines (`say` prints on rank 0 only). Rates count this attempt only: the clock starts when this attempt's training
-    starts, at the step it resumed from, so a resumed run neither inherits nor dilutes an earlier rate.
+    """Progress lines (`say` prints on rank 0 only). Rates count this attempt only: the clock starts when this
+    attempt's training starts, at the step it resumed from, so a resumed run neither inherits nor dilutes an
+    earlier rate.
 
     every: optimizer steps between lines; total: optimizer steps of the run; steps_per_epoch: optimizer
     steps in one epoch; world_size: processes, each training a same-sized shard of every batch."""

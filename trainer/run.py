@@ -1,13 +1,11 @@
 """One training run from config to saved model: resume, train, evaluate, save. Rank 0 reports."""
 
 import hashlib
-import json
 import logging
 import os
 import tempfile
 import time
 import warnings
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from transformers.utils import logging as transformers_logging
 from launcher.schema import Experiment
 from launcher.schema.contract import TRAINING_STARTED
 
-from .checkpoints.catalog import latest_valid, read_json, reclaim_newer_than
+from .checkpoints.catalog import latest_valid, reclaim_newer_than
 from .checkpoints.final import EXPERIMENT, finished_metrics, save_final
 from .checkpoints.manifest import step_dir
 from .checkpoints.state import TRAINER_FILE, ResumePoint, from_bytes, rank_file
@@ -28,24 +26,13 @@ from .checkpoints.writer import CheckpointWriter
 from .clock import TrainingClock
 from .data import ReviewsData
 from .env import Cluster
-from .failures import WAITING, distributed_failure
 from .logs import RunLogs
 from .model import Classifier, build_network, check_sequence_length
 from .preemption import Preempted, PreemptionSafe, grace_warning, own_signals
 from .progress import StepLines, stamped
 from .records import DataError
+from .requeue import count_requeue, requeue_if_the_gang_breaks
 from .signals import StopFlag
-
-REQUEUES = "requeues.json"
-
-
-class PeerLost(Exception):
-    """The gang broke (a peer vanished) or never formed: the process should exit with the requeue code."""
-
-
-class RequeueLoop(Exception):
-    """Requeued again and again without a new checkpoint: stop with a crash code instead of looping."""
-
 
 def phase(cluster: Cluster, message: str) -> None:
     """One clear line per phase, from the first process only: `2026-11-29T15:30:01Z [RUN_ID] message`."""
@@ -67,34 +54,10 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag, config: bytes) -> d
     if (metrics := finished_metrics(final)) is not None:
         phase(cluster, f"already finished: the final model in {final.location()} verifies; nothing to train")
         return metrics
-    resume = load_resume_point(store, global_rank(cluster), cluster.world_size, lambda m: phase(cluster, m))
-    if global_rank(cluster) == 0:
-        reclaim(store, final, resume, lambda m: phase(cluster, m))
-        keep_config(store, config)
-    if resume and (message := grace_warning(resume.save_seconds, exp.job.grace_period_seconds)):
-        phase(cluster, f"warning: {message}")
-    phase(cluster, f"loading tokenizer, data and model ({exp.model.path})")
-    model_dir = Path(exp.storage.model.mount) / exp.model.path
-    tokenizer = _tokenizer(model_dir)
-    check_sequence_length(exp, model_dir, tokenizer)
-    data = ReviewsData(exp, tokenizer, rank=global_rank(cluster), world_size=cluster.world_size)
-    data.prepare()
-    if resume:
-        data.train_sampler.load_state_dict(resume.rank_state["sampler"])
-    network = build_network(exp, model_dir, data.label_names, tokenizer.vocab_size)
+    resume = _start_up(exp, cluster, store, final, config)
+    tokenizer, data, network = _load(exp, cluster, resume)
     module = Classifier(network, exp, len(data.label_names), data.optimizer_steps())
-    writer = CheckpointWriter(store, global_rank(cluster), cluster.world_size, exp.storage.checkpoints.keep_last,
-                              log=lambda m: phase(cluster, m), peer_timeout=exp.job.peer_timeout_seconds)
-    def warn(message: str) -> None:
-        phase(cluster, f"warning: {message}")
-
-    logs = RunLogs(cluster, resume.step if resume else 0, warn)
-    if global_rank(cluster) == 0:
-        logs.download()
-    safe = PreemptionSafe(exp, flag, writer, data.train_sampler, resume, warn, logs)
-    steps = StepLines(exp.train.log_every_n_steps, data.optimizer_steps(), data.steps_per_epoch(), cluster.world_size,
-                      lambda m: phase(cluster, m))
-    clock = TrainingClock(resume.committed if resume else None)
+    safe, logs, clock, steps = _callbacks(exp, cluster, flag, store, resume, data)
     trainer = own_signals(_lightning_trainer(exp, cluster, [safe, steps, clock], logs))
     try:
         metrics = _fit(trainer, module, data, resume, store, exp, cluster, flag, safe) | clock.metrics()
@@ -116,6 +79,47 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag, config: bytes) -> d
         save_final(network, tokenizer, metrics, config, final)
     leave_group()
     return metrics
+
+
+def _start_up(exp: Experiment, cluster: Cluster, store: Store, final: Store, config: bytes) -> ResumePoint | None:
+    """The checkpoint to resume from; rank 0 also cleans up after killed attempts and keeps the config."""
+    resume = load_resume_point(store, global_rank(cluster), cluster.world_size, lambda m: phase(cluster, m))
+    if global_rank(cluster) == 0:
+        reclaim(store, final, resume, lambda m: phase(cluster, m))
+        keep_config(store, config)
+    if resume and (message := grace_warning(resume.save_seconds, exp.job.grace_period_seconds)):
+        phase(cluster, f"warning: {message}")
+    return resume
+
+
+def _load(exp: Experiment, cluster: Cluster, resume: ResumePoint | None):
+    """Tokenizer, data (the sampler at the resumed position) and network: (tokenizer, ReviewsData, network)."""
+    phase(cluster, f"loading tokenizer, data and model ({exp.model.path})")
+    model_dir = Path(exp.storage.model.mount) / exp.model.path
+    tokenizer = _tokenizer(model_dir)
+    check_sequence_length(exp, model_dir, tokenizer)
+    data = ReviewsData(exp, tokenizer, rank=global_rank(cluster), world_size=cluster.world_size)
+    data.prepare()
+    if resume:
+        data.train_sampler.load_state_dict(resume.rank_state["sampler"])
+    return tokenizer, data, build_network(exp, model_dir, data.label_names, tokenizer.vocab_size)
+
+
+def _callbacks(exp: Experiment, cluster: Cluster, flag: StopFlag, store: Store, resume: ResumePoint | None,
+               data: ReviewsData) -> tuple[PreemptionSafe, RunLogs, TrainingClock, StepLines]:
+    """This attempt's checkpointing, logs (rank 0 fetches an S3 run's earlier logs), clock and progress lines."""
+    def say(message: str) -> None:
+        phase(cluster, message)
+
+    writer = CheckpointWriter(store, global_rank(cluster), cluster.world_size, exp.storage.checkpoints.keep_last,
+                              log=say, peer_timeout=exp.job.peer_timeout_seconds)
+    logs = RunLogs(cluster, resume.step if resume else 0, lambda m: say(f"warning: {m}"))
+    if global_rank(cluster) == 0:
+        logs.download()
+    safe = PreemptionSafe(exp, flag, writer, data.train_sampler, resume, lambda m: say(f"warning: {m}"), logs)
+    steps = StepLines(exp.train.log_every_n_steps, data.optimizer_steps(), data.steps_per_epoch(),
+                      cluster.world_size, say)
+    return safe, logs, TrainingClock(resume.committed if resume else None), steps
 
 
 def reclaim(store: Store, final: Store, resume: ResumePoint | None, log) -> None:
@@ -157,41 +161,13 @@ def _fit(trainer, module, data, resume, store, exp, cluster, flag, safe) -> dict
             ckpt_path = _stage(resume, Path(tmp)) if resume else None
             trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     except Preempted as stop:
-        _count_requeue(store, exp, start_step, stop.step, global_rank(cluster))
+        count_requeue(store, exp, start_step, stop.step, global_rank(cluster))
         leave_group()  # every rank raised at the same step, so all of them are here
         raise
     seconds = time.perf_counter() - started
     samples = (trainer.global_step - start_step) * exp.train.batch_size * exp.train.grad_accumulation
     return {"steps": trainer.global_step, "resumed_from_step": start_step,
             "samples_per_second": round(samples * cluster.world_size / seconds, 2)}
-
-
-@contextmanager
-def requeue_if_the_gang_breaks(safe: PreemptionSafe, store: Store, exp: Experiment, start_step: int, rank: int):
-    """Collectives (in fit, the weights digest, the test's metric sync) fail when a peer vanishes: that is
-    a requeue, not a crash (after fit, the last step is committed already). Anything else propagates."""
-    try:
-        yield
-    except Exception as exc:
-        if (requeue := _requeue_for(exc, safe, store, exp, start_step, rank)) is None:
-            raise
-        raise requeue from exc
-
-
-def _requeue_for(exc: Exception, safe: PreemptionSafe, store: Store, exp: Experiment, start_step: int,
-                 rank: int) -> "PeerLost | None":
-    """A requeue when the gang itself broke; None for a crash. Counted toward max_requeues_without_progress
-    only when this attempt trained and still committed nothing: waiting for a peer to be scheduled, or
-    losing one before any step, is not a failure."""
-    kind = distributed_failure(exc, safe.gang_formed)
-    if kind is None:
-        return None
-    summary = str(exc).splitlines()[0][:200]
-    if kind == WAITING:
-        return PeerLost(f"the gang did not form in time (a peer not scheduled yet?): {summary}")
-    if safe.trained:
-        _count_requeue(store, exp, start_step, safe.writer.last_written or start_step, rank)
-    return PeerLost(f"lost a peer ({summary})")
 
 
 def load_resume_point(store: Store, rank: int, world_size: int, log) -> ResumePoint | None:
@@ -217,19 +193,6 @@ def _stage(resume: ResumePoint, tmp: Path) -> str:
     path = tmp / TRAINER_FILE
     path.write_bytes(resume.trainer_state)
     return str(path)
-
-
-def _count_requeue(store: Store, exp: Experiment, start_step: int, stop_step: int, rank: int) -> None:
-    """A requeue with no step gained counts; enough in a row and the run stops instead of looping.
-    Rank 0 keeps the count: when it is the rank that vanished, that requeue goes uncounted."""
-    state = read_json(store, REQUEUES, {"without_progress": 0})
-    count = 0 if stop_step > start_step else state["without_progress"] + 1
-    if rank == 0:
-        store.write("", REQUEUES, json.dumps({"without_progress": count, "step": stop_step}).encode())
-    limit = exp.checkpoint.max_requeues_without_progress
-    if count >= limit:
-        raise RequeueLoop(f"requeued {count} times in a row at step {stop_step} without a new checkpoint "
-                          f"(checkpoint.max_requeues_without_progress={limit}); giving up")
 
 
 def _lightning_trainer(exp: Experiment, cluster: Cluster, callbacks: list[pl.Callback], logs: RunLogs) -> pl.Trainer:
