@@ -18,8 +18,7 @@ class TrainingClock(pl.Callback):
     def __init__(self, committed: float | None):
         self.committed = committed
         self.earlier_train = 0.0  # training seconds of earlier attempts, up to the resumed checkpoint
-        self.earlier_lost = 0.0  # seconds lost by earlier resumes
-        self.lost = 0.0  # earlier_lost plus this resume's gap
+        self.lost = 0.0  # seconds lost by earlier resumes, then by this one
         self.started: float | None = None  # time.monotonic() when this attempt's training started
         self.ended: float | None = None
 
@@ -27,15 +26,22 @@ class TrainingClock(pl.Callback):
         return {"train_seconds": self.total_train_seconds(), "lost_seconds": self.lost}
 
     def load_state_dict(self, state: dict) -> None:
-        self.earlier_train, self.earlier_lost = state["train_seconds"], state["lost_seconds"]
+        self.earlier_train, self.lost = state["train_seconds"], state["lost_seconds"]
 
     def on_train_start(self, trainer: pl.Trainer, pl_module) -> None:
-        self.started = time.monotonic()
-        gap = time.time() - self.committed if self.committed is not None else 0.0
-        self.lost = self.earlier_lost + max(0.0, gap)  # downtime, restart, and steps trained past the checkpoint
+        self._begin()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
         self.ended = time.monotonic()
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module) -> None:
+        if self.started is None:  # resumed at the last step (a test was interrupted): nothing left to train
+            self._begin()
+
+    def _begin(self) -> None:
+        self.started = time.monotonic()
+        if self.committed is not None:  # downtime, restart, and steps trained past the checkpoint
+            self.lost += max(0.0, time.time() - self.committed)
 
     def attempt_train_seconds(self) -> float:
         """This attempt's seconds from its first step to the end of training (or to now)."""
