@@ -17,6 +17,7 @@ from launcher.schema.contract import STEP_LINE
 from tests.test_preemption_windows import signal_when
 from tests.test_resume import start_gang
 from tests.trainer_env import run_trainer, trainer_config
+from tests.watch import wait_for_line, watch
 
 STAMPED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[run\] .+")
 
@@ -57,11 +58,11 @@ def train_losses_in_tensorboard(folder: Path) -> list[tuple[int, float]]:
     return [(e.step, e.value) for e in events.Scalars("train_loss")]
 
 
-def assert_every_step_once(csv_text: str, tensorboard: Path) -> None:
+def assert_every_step_once(csv_text: str, tensorboard: Path, steps: int = 8) -> None:
     rows = train_losses_in_csv(csv_text)
-    assert [step for step, _ in rows] == list(range(8))
+    assert [step for step, _ in rows] == list(range(steps))
     points = train_losses_in_tensorboard(tensorboard)
-    assert [step for step, _ in points] == list(range(8))
+    assert [step for step, _ in points] == list(range(steps))
     assert [round(value, 5) for _, value in points] == [round(float(loss), 5) for _, loss in rows]
 
 
@@ -106,6 +107,21 @@ def test_steps_a_hard_kill_made_the_run_replay_appear_once_with_the_newest_value
     interrupt_then_finish(config, signal.SIGKILL, {})  # killed past the checkpoint of step 3: steps replayed
     logs = tmp_path / "ckpt" / "run" / "logs"
     assert_every_step_once((logs / "csv" / "metrics.csv").read_text(), logs / "tensorboard")
+
+
+def test_a_preempted_two_process_gang_keeps_every_logged_step_once(tmp_path):
+    """Only rank 0 touches the logs: another rank rewriting metrics.csv at start-up would tear it."""
+    config = trainer_config(tmp_path, resources={"nodes": 2}, checkpoint={"every_n_steps": 3},
+                            train={**EIGHT_STEPS["train"], "max_steps": 40})  # 2 ranks: 4 steps an epoch
+    pods = watch(start_gang(config, 2, 29575, {}))
+    wait_for_line(pods, "reached step 5")
+    for pod in pods:  # a node drain: every pod's agent leaves too, instead of waiting for a replacement
+        pod.proc.send_signal(signal.SIGTERM)
+    assert [pod.finish(timeout=120)[0] for pod in pods] == [75, 75]
+    for proc, _, err in run_trainer(config, nodes=2, port=29576):
+        assert proc.returncode == 0, err[-2000:]
+    logs = tmp_path / "ckpt" / "run" / "logs"
+    assert_every_step_once((logs / "csv" / "metrics.csv").read_text(), logs / "tensorboard", steps=40)
 
 
 def test_an_s3_run_keeps_its_logs_of_every_attempt_on_s3(tmp_path, bucket, s3_endpoint):

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytorch_lightning as pl
+from lightning_fabric.loggers.logger import rank_zero_experiment
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.trainer import call
@@ -58,6 +59,7 @@ class HistoryCSVLogger(CSVLogger):
         self.first_step = first_step
 
     @property
+    @rank_zero_experiment  # other ranks get Lightning's no-op writer: only rank 0 may touch metrics.csv
     def experiment(self) -> ExperimentWriter:
         if self._experiment is None:
             self._fs.makedirs(self.root_dir, exist_ok=True)
