@@ -43,7 +43,7 @@ def test_a_drilled_run_keeps_its_story(tmp_path):
         "preemption drill: SIGTERM to index 0; SIGKILL after 10 s",
         "index 0 attempt 1 ended: requeue (exit 75); replacing it (not counted) in 0 s (pod-failure back-off)",
         "index 0: starting attempt 2",
-        "resumed from the checkpoint at step 10: 0 step(s) replayed (the gang had reached step 10)"]
+        "resumed from the checkpoint at step 10: 0 step(s) replayed (the gang had reported step 10)"]
     assert all(re.match(RFC3339, line) for line in events)
 
 
@@ -78,3 +78,20 @@ def test_summary_and_status_name_the_metrics_and_tensorboard_folders():
     assert artifact_lines("", "s3://b/p/run/logs") == [
         "metrics: s3://b/p/run/logs/csv/metrics.csv; TensorBoard: aws s3 sync s3://b/p/run/logs logs && "
         "tensorboard --logdir logs/tensorboard"]
+
+
+def test_on_a_terminal_rank_0s_steps_move_one_bar_and_other_lines_print_above_it():
+    from launcher.local.terminal import TerminalEcho
+
+    stream = io.StringIO()
+    echo = TerminalEcho(stream)
+    echo.line("[job] index 0: starting attempt 1")
+    for step in (20, 40):
+        echo.line(f"[0] 2026-11-29T15:30:01Z [run] reached step {step}/200 (epoch 1/2), loss 0.5120, "
+                  "28.6 samples/s, ETA 2m05s")
+    echo.line("[0] 2026-11-29T15:30:09Z [run] validation at step 40: val_accuracy 0.7960")
+    echo.close()
+    shown = stream.getvalue()
+    assert "reached step" not in shown
+    assert shown.index("[job] index 0: starting attempt 1") < shown.index("validation at step 40")
+    assert re.search(r"epoch 1/2 .* 40/200 loss 0\.5120 · 28\.6 samples/s · ETA 2m05s", shown)

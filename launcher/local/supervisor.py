@@ -20,7 +20,7 @@ from .pods import PodProcess, free_port, stop_all
 from .state import RunState, utc_now
 
 
-STEP = re.compile(rf"{STEP_REACHED} (\d+)/")
+STEP = re.compile(rf"{STEP_REACHED} (\d+)/|stopped at step (\d+) on SIGTERM")  # reported, or committed on SIGTERM
 RESUMED = re.compile(rf"{TRAINING_STARTED} (\d+) ")
 ERROR_LINE = re.compile(r"(?<![\w-])(error: .*)$")  # the trainer's last word before exit 2 or 1
 EVENTS = "events.log"
@@ -163,7 +163,7 @@ class Supervisor:
     def _line(self, index: int, line: str) -> None:
         """Follow rank 0's progress: training (re)started, step reached, steps replayed after a loss."""
         if match := STEP.search(line):
-            self.step = int(match.group(1))
+            self.step = int(match.group(1) or match.group(2))
         elif match := RESUMED.search(line):  # printed by global rank 0 each time the gang (re)starts training
             self.training_since = time.monotonic()
             self.state.record_resume(int(match.group(1)))
@@ -171,7 +171,7 @@ class Supervisor:
             if self.lost_at_step is not None:
                 resumed = int(match.group(1))
                 self._say(f"resumed from the checkpoint at step {resumed}: {max(0, self.lost_at_step - resumed)} "
-                          f"step(s) replayed (the gang had reached step {self.lost_at_step})")
+                          f"step(s) replayed (the gang had reported step {self.lost_at_step})")
                 self.lost_at_step = None
 
     def _drill(self) -> None:
