@@ -121,9 +121,9 @@ def train(
     if not local:
         target = _target(namespace, context, kubeconfig, runs_root)
         raise typer.Exit(_train_cluster(target, config, set_ or [], run_id, dry_run, wait, output))
-    from .local.echo import Echo
-    from .local.runner import LocalOptions, train_local
+    from .local.runner import LocalOptions, exit_code, train_local
     from .local.supervisor import Cancelled, Drill
+    from .local.terminal import echo_for
 
     run = load_run(config, set_ or [], run_id)
     _check_index("--preempt-index", preempt_index, run.experiment.resources.nodes)
@@ -132,15 +132,17 @@ def train(
     drills += [Drill(after, kill_index, kill=True) for after in kill_after or []]
     options = LocalOptions(runs_root=runs_root, volumes_root=volumes_root, volumes=_claims(volume or []),
                            drills=tuple(drills), backoff_base=pod_backoff)
-    echo = Echo(sys.stderr if output == "json" else sys.stdout)
+    echo = echo_for(sys.stderr if output == "json" else sys.stdout)
     try:
         state = train_local(run, options, echo=echo)
     except Cancelled:
         raise typer.Exit(130) from None
+    finally:
+        echo.close()
     from .status_local import folder_created, local_status
 
     _print_summary(local_status(state, folder_created(runs_root / run.run_id)).to_json(), output, echo)
-    raise typer.Exit(0 if state.status == "Succeeded" else 1)
+    raise typer.Exit(exit_code(state))
 
 
 def _train_cluster(target, config: Path, overrides: list[str], run_id: str | None, dry_run: str | None, wait: bool,
@@ -238,6 +240,8 @@ def logs(run_id: RunArg, index: Annotated[int, typer.Option(help="Completion ind
          local: LocalOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
          kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs")) -> None:
     """Print the log of one attempt of one index, or follow the index (-f)."""
+    if attempt is not None and attempt < 1:
+        raise ConfigError(f"--attempt {attempt}: attempts count from 1 (default: the last)")
     if not local:
         from .cluster import commands
 
@@ -349,6 +353,8 @@ def _check_index(option: str, index: int | None, nodes: int) -> None:
 
 
 def _print_summary(summary: dict, output: str, echo) -> None:
+    from .status_table import artifact_lines
+
     if output == "json":
         from .local.echo import Echo
 
@@ -360,10 +366,9 @@ def _print_summary(summary: dict, output: str, echo) -> None:
         lines.append("metrics: " + ", ".join(f"{k}={v}" for k, v in summary["metrics"].items()))
     if "test_accuracy" in summary["metrics"]:
         lines.append(f"test accuracy: {summary['metrics']['test_accuracy']:.3f}")
-    if summary["final_dir"]:
-        lines.append(f"final model: {summary['final_dir']}")
     if summary["reason"]:
         lines.append(f"reason: {summary['reason']}")
+    lines += artifact_lines(summary["final_dir"], summary["logs_dir"])
     echo.line("\n".join(lines))
 
 

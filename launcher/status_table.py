@@ -48,6 +48,18 @@ def run_table(status: RunStatus, now: float) -> Table:
     return table
 
 
+def artifact_lines(final_dir: str, logs_dir: str) -> list[str]:
+    """Where a run's results are, and how to open its TensorBoard: the lines both the end-of-run summary
+    and `launch status` print."""
+    lines = [f"final model: {final_dir}"] if final_dir else []
+    if logs_dir and logs_dir.startswith("s3://"):
+        lines.append(f"metrics: {logs_dir}/csv/metrics.csv; TensorBoard: aws s3 sync {logs_dir} logs && "
+                     "tensorboard --logdir logs/tensorboard")
+    elif logs_dir:
+        lines.append(f"metrics: {logs_dir}/csv/metrics.csv; TensorBoard: tensorboard --logdir {logs_dir}/tensorboard")
+    return lines
+
+
 def _caption(status: RunStatus) -> str:
     parts = [f"{status.attempts} attempt(s), {status.preemptions} preemption(s), {status.failures} failure(s)",
              f"last committed step: {_step(status)}"]
@@ -55,7 +67,18 @@ def _caption(status: RunStatus) -> str:
         parts.append(f"metrics: {_metrics(status.metrics)}")
     if status.reason:
         parts.append(f"reason: {status.reason}")
-    return "\n".join(parts)
+    return "\n".join([*parts, *artifact_lines(status.final_dir, status.logs_dir)])
+
+
+def history_table(status: RunStatus) -> Table:
+    """Every pod of the run in start order: when it ran, how it ended, and the steps it trained from and to."""
+    table = Table("index", "attempt", "started", "ended", "exit", "drill", "from step", "to step",
+                  Column("outcome", overflow="fold"), title="attempts")
+    dash = lambda value: "-" if value in (None, "") else str(value)  # noqa: E731
+    for a in sorted(status.history, key=lambda a: (a.created, a.index, a.attempt)):
+        table.add_row(str(a.index), str(a.attempt), dash(a.created), dash(a.finished), dash(a.exit_code),
+                      dash(a.drill), dash(a.resumed_from), dash(a.stopped_at), a.ended or a.state)
+    return table
 
 
 def list_table(statuses: list[RunStatus], now: float) -> Table:
@@ -74,6 +97,8 @@ def print_status(status: RunStatus, output: str, say: Callable[[str], None]) -> 
         say(json.dumps(status.to_json(), default=str))
     else:
         Console().print(run_table(status, time.time()))
+        if status.history:
+            Console().print(history_table(status))
 
 
 def print_list(statuses: list[RunStatus], output: str, say: Callable[[str], None]) -> None:

@@ -82,7 +82,7 @@ def test_a_drilled_run_prints_timestamped_plain_lines_and_no_escape_sequence(sig
         assert lines and all(STAMPED.fullmatch(line) for line in lines[:-1] if line.strip()), out
     resumed = [line for line in run["second"][0].splitlines() if "reached step" in line]
     # The resumed attempt knows its epoch and total; its rate counts its own steps only.
-    assert [STEP_LINE.search(line).group("step", "total", "epoch", "epochs") for line in resumed][-1] == \
+    assert [re.search(STEP_LINE, line).group("step", "total", "epoch", "epochs") for line in resumed][-1] == \
         ("8", "8", "1", "1")
 
 

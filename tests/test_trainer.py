@@ -48,7 +48,7 @@ def test_one_timestamped_line_per_phase_and_a_summary(single_run):
 
 def test_progress_is_plain_lines_never_a_bar(single_run):
     _, _, out, err = single_run
-    steps = [STEP_LINE.search(line).group("step", "total", "epoch", "epochs") for line in out.splitlines()
+    steps = [re.search(STEP_LINE, line).group("step", "total", "epoch", "epochs") for line in out.splitlines()
              if "reached step" in line]
     assert steps == [(str(n), "4", "1", "1") for n in range(1, 5)]  # log_every_n_steps: 1
     assert "\x1b" not in out + err and "\r" not in out + err and "it/s" not in out + err

@@ -3,8 +3,6 @@
 Both halves import these names; neither spells the strings itself.
 """
 
-import re
-
 # Exit codes (trainer -> Job podFailurePolicy). 75 is EX_TEMPFAIL from sysexits.h: "try again later".
 EXIT_OK = 0
 EXIT_BAD_CONFIG = 2
@@ -23,16 +21,14 @@ ENV_EXPERIMENT_CONFIG = "EXPERIMENT_CONFIG"
 
 # The trainer prints this once training (fresh or resumed) begins; the local runner times drills from it.
 TRAINING_STARTED = "training from step"
-# ... and, every train.log_every_n_steps optimizer steps, a line STEP_LINE matches (after a UTC timestamp and
-# "[RUN_ID] "), written by trainer.progress.step_line:
+# ... and, every train.log_every_n_steps optimizer steps, a line the STEP_LINE pattern matches (after a UTC
+# timestamp and "[RUN_ID] "), written by trainer.progress.step_line:
 #   reached step 40/200 (epoch 1/2), loss 0.5120, 28.6 samples/s, ETA 2m05s
 # epoch counts from 1; samples/s (all ranks) and ETA come from this attempt's steps only; ", loss ..." is
 # missing until a loss is logged; the ETA reads 45s, 2m05s or 1h02m.
 STEP_REACHED = "reached step"
-STEP_LINE = re.compile(
-    rf"{STEP_REACHED} (?P<step>\d+)/(?P<total>\d+) \(epoch (?P<epoch>\d+)/(?P<epochs>\d+)\)"
-    r"(?:, loss (?P<loss>-?(?:\d+\.\d+|nan|inf)))?, (?P<samples_per_s>\d+\.\d+) samples/s, "
-    r"ETA (?P<eta>\d+h\d{2}m|\d+m\d{2}s|\d+s)")
+STEP_LINE = (rf"{STEP_REACHED} (?P<step>\d+)/(?P<total>\d+) \(epoch (?P<epoch>\d+)/(?P<epochs>\d+)\)"
+             r"(?:, loss (?P<loss>\S+?))?(?:, (?P<samples_per_s>[\d.]+) samples/s)?(?:, ETA (?P<eta>\w+))?$")
 
 # A checkpoint save that takes more than this share of job.grace_period_seconds may be cut off by SIGKILL: the
 # launcher warns from the size the model implies, the trainer from the last save it timed.
