@@ -2,17 +2,17 @@
 SWEEP --local` do; launcher/cli.py parses the options.
 
 A pass prints one line per trial (run id, state, the values that vary) and a summary line for people, or one
-JSON document per pass for `-o json`: {"sweep", "namespace", "max_parallel", "queue", "trials": [{"run_id",
-"values", "state", "created"}], "orphans", "done"}; exit 0 (with --wait: every trial succeeded) or 1 (--wait:
+JSON document per pass for `-o json` (the same as YAML for `-o yaml`): {"sweep", "namespace", "max_parallel",
+"queue", "trials": [{"run_id", "values", "state", "created"}], "orphans", "done"}; exit 0 (with --wait: every trial succeeded) or 1 (--wait:
 some trial failed). `status` and `--local` print ranked rows (launcher/sweep_rank.py).
 """
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .output import document
 from .sweep_expand import Trial, expand
 from .sweep_load import LoadedSweep, load_sweep
 
@@ -43,8 +43,8 @@ def summary(loaded: LoadedSweep, trials: list[Trial], states: dict[str, str], cr
 
 def show(doc: dict, output: str, say: Say) -> None:
     """Print a pass: JSON on one line, or a line per trial, per orphan and a summary."""
-    if output == "json":
-        say(json.dumps(doc))
+    if output in ("json", "yaml"):
+        say(document(doc, output))
         return
     for row in doc["trials"]:
         values = " ".join(f"{k}={v}" for k, v in row["values"].items())
@@ -80,8 +80,8 @@ def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
 
 def show_ranked(doc: dict, output: str, say: Say) -> None:
     """Print ranked rows (launcher/sweep_rank.py) and the sweep's state: JSON on one line, or a line each."""
-    if output == "json":
-        say(json.dumps(doc))
+    if output in ("json", "yaml"):
+        say(document(doc, output))
         return
     name = doc["metric"]["name"] if doc["metric"] else "metric"
     for row in doc["trials"]:
@@ -117,7 +117,7 @@ def local(path: Path, runs_root: Path, volumes_root: Path, output: str, say: Say
 
     loaded, trials = load_trials(path, None)
     options = LocalOptions(runs_root=runs_root, volumes_root=volumes_root)
-    echo, rows = Echo(sys.stderr if output == "json" else sys.stdout), []
+    echo, rows = Echo(sys.stderr if output in ("json", "yaml") else sys.stdout), []
     for trial in trials:
         state = train_local(Run(trial.experiment, trial.run_id, str(path)), options, echo=echo)
         done = local_status(state, folder_created(runs_root / trial.run_id))
