@@ -443,4 +443,5 @@ def _usage(exc) -> int:
         return exc.exit_code
     ctx = getattr(exc, "ctx", None)
     hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-    return _error(f"{exc.format_message()}{hint}", exc.exit_code)
+    message = exc.format_message().replace("Value error, ", "")  # Typer's wording for a Literal's choices
+    return _error(f"{message}{hint}", exc.exit_code)

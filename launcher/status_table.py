@@ -47,7 +47,7 @@ def summary_section(status: RunStatus, now: float) -> str:
              ("Committed step", _step(status)), ("Metrics", _metrics(status.metrics))]
     pairs += [("Reason", status.reason)] if status.reason else []
     pairs += [("Final model", status.final_dir)] if status.final_dir else []
-    width = max(len(key) for key, _ in pairs) + 2
+    width = max(len(key) for key, _ in pairs) + 3
     return "\n".join(f"{key + ':':<{width}}{value}" for key, value in pairs)
 
 
