@@ -51,7 +51,13 @@ def checkpoints_text(doc: dict, wide: bool = False) -> str:
 
 
 def _size(size: int | None) -> str | None:
-    return None if size is None else f"{size / 2**20:.1f}Mi"
+    """Bytes in binary units, as Kubernetes quantities spell them: 512, 6.8Ki, 420.1Mi, 1.3Gi."""
+    if size is None:
+        return None
+    for unit, scale in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f}{unit}"
+    return str(size)
 
 
 def note(doc: dict) -> str:
@@ -82,10 +88,13 @@ def list_checkpoints(root: str, run_id: str, verify: bool) -> tuple[list, object
 @contextmanager
 def _s3_errors(root: str):
     """boto3's errors as one line that names the cause and the fix."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
     try:
         yield
+    except ProfileNotFound as exc:
+        raise ConfigError(f"--root {root}: {exc}: set AWS_PROFILE to a profile of ~/.aws/config, or unset it") \
+            from None
     except NoCredentialsError:
         raise ConfigError(f"--root {root}: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
                           "or AWS_PROFILE") from None

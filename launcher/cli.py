@@ -243,7 +243,8 @@ def list_runs(local: LocalOpt = False, namespace: NamespaceOpt = None, context: 
     from .status_table import print_list
 
     root = _runs(runs_root)
-    print_list([local_status(s, folder_created(root / s.run_id)) for s in local_runs(root)], output, typer.echo,
+    states = _readable(root, lambda: local_runs(root))
+    print_list([local_status(s, folder_created(root / s.run_id)) for s in states], output, typer.echo,
                f"No local runs found in {root} (--runs-root or ${RUNS_ROOT_ENV} moves it).")
 
 
@@ -344,10 +345,18 @@ def _local_checkpoint_root(runs_root: Path, run_id: str) -> str:
 def _state(runs_root: Path, run_id: str):
     from .local.state import RunState
 
-    state = RunState.load(runs_root / run_id)
+    state = _readable(runs_root / run_id, lambda: RunState.load(runs_root / run_id))
     if state is None:
         raise ConfigError(f"no local run {run_id!r} under {runs_root}/ (see `launch list --local`)")
     return state
+
+
+def _readable(where: Path, read):
+    """`read()`, with a run.json that is not the runner's (cut short, edited by hand) as one line."""
+    try:
+        return read()
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: a run.json there is unreadable ({exc}); fix or remove its run folder") from None
 
 
 def _claims(items: list[str]) -> dict[str, Path]:
