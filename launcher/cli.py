@@ -47,7 +47,7 @@ def _runs(runs_root: Path | None) -> Path:
 
 @app.command()
 def validate(configs: Annotated[list[Path], typer.Argument(
-                 help="Experiment or sweep (kind: Sweep) YAML files.", metavar="CONFIG...", show_default=False)],
+                 help="Experiment or sweep (kind: Sweep) YAML files.", metavar="CONFIG", show_default=False)],
              set_: SetOpt = None, run_id: RunIdOpt = None, output: TextOut = "text") -> None:
     """Check configs and print each one's run id; for a sweep file, its trials' count. Exit 2 if any is bad."""
     from .validate_cli import check

@@ -12,6 +12,18 @@ from .local.state import RUNS_ROOT_ENV
 FLAG = ""  # the metavar of an option that takes no value: Typer would show <bool>
 
 
+def _argument_metavar_only() -> None:
+    """Typer 0.29 prints an argument's Python type after its metavar ("CONFIG... <list[Path]>", "RUN <str>");
+    show the metavar alone, as Click does. Options need no patch: their metavar replaces the type."""
+    from typer.core import TyperArgument
+
+    shown = TyperArgument.display_type_rich
+    TyperArgument.display_type_rich = lambda self, ctx: None if self.metavar else shown(self, ctx)
+
+
+_argument_metavar_only()
+
+
 def output_option(*choices: str, help: str = "") -> Any:
     """The `-o/--output` option: one of `choices`, the first by default."""
     text = "Output format." + (f" {help}" if help else "")
