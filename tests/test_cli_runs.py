@@ -1,0 +1,132 @@
+"""`launch list|status|logs --local`: kubectl-like plain tables that survive a pipe at 80 columns (run ids
+whole, newest last), one runs root whatever the working folder, and an empty list that says where it looked.
+The run id and the namespace: where a run goes is not what it is."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import yaml
+
+from launcher.cluster.commands import Target
+from launcher.local.state import RunState, default_runs_root, log_path
+from tests.factory import run_launch
+
+DAY = 86400
+SWEEP_RUN = "bert-reviews-lr-sweep-3f2a1b4c"
+OTHER_RUN = "bert-reviews-lr-sweep-9e8d7c6b"
+
+
+def a_run(root: Path, run_id: str, days_ago: int, status: str = "Succeeded") -> Path:
+    """A local run's folder as the runner leaves it: run.json, config.yaml (its start time), one log."""
+    folder = root / run_id
+    folder.mkdir(parents=True)
+    history = [{"index": 0, "attempt": 1, "exit_code": 75, "drill": "preempt"},
+               {"index": 0, "attempt": 2, "exit_code": 0 if status == "Succeeded" else None, "drill": None}]
+    RunState(run_id, "3f2a1b4c", status=status, attempts=2, preemptions=1, history=history,
+             metrics={"test_accuracy": 0.9}).save(folder)
+    started = time.time() - days_ago * DAY - 60
+    (folder / "config.yaml").write_text("name: bert\n")
+    os.utime(folder / "config.yaml", (started, started))
+    log_path(folder, 0, 2).parent.mkdir()
+    log_path(folder, 0, 2).write_text("step 1\rstep 2\nfinished\n")
+    return folder
+
+
+def local(*args: str, root: Path, cwd: Path | None = None):
+    """`launch ARGS --local` with the runs root moved by $KUBETRAIN_RUNS_ROOT, output piped, 80 columns."""
+    return run_launch(*args, "--local", env={"KUBETRAIN_RUNS_ROOT": str(root), "COLUMNS": "80"},
+                      cwd=cwd or Path.cwd())
+
+
+def test_list_piped_at_80_columns_keeps_full_run_ids_newest_last(tmp_path):
+    a_run(tmp_path, SWEEP_RUN, days_ago=2)  # sorts first by name, but is the newer
+    a_run(tmp_path, OTHER_RUN, days_ago=5, status="Running")
+    result = local("list", root=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, (
+        "NAME                             STATUS      ATTEMPTS   PREEMPTIONS   FAILURES   STEP   AGE\n"
+        "bert-reviews-lr-sweep-9e8d7c6b   Running     2          1             0          -      5d\n"
+        "bert-reviews-lr-sweep-3f2a1b4c   Succeeded   2          1             0          -      2d\n"), "")
+    assert "─" not in result.stdout and "│" not in result.stdout
+
+
+def test_list_wide_adds_where_hash_and_metrics(tmp_path):
+    a_run(tmp_path, SWEEP_RUN, days_ago=1)
+    assert local("list", "-o", "wide", root=tmp_path).stdout == (
+        "NAME                             STATUS      ATTEMPTS   PREEMPTIONS   FAILURES   STEP   WHERE   "
+        "CONFIG-HASH   METRICS             AGE\n"
+        "bert-reviews-lr-sweep-3f2a1b4c   Succeeded   2          1             0          -      local   "
+        "3f2a1b4c      test_accuracy=0.9   1d\n")
+
+
+def test_the_runs_root_does_not_depend_on_the_working_folder(tmp_path):
+    a_run(tmp_path / "state", SWEEP_RUN, days_ago=1)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    here, there = local("list", "-o", "json", root=tmp_path / "state"), \
+        local("list", "-o", "json", root=tmp_path / "state", cwd=elsewhere)
+    assert [r["run_id"] for r in json.loads(here.stdout)] == [SWEEP_RUN]
+    assert here.stdout == there.stdout
+
+
+def test_the_default_runs_root_is_the_xdg_state_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("KUBETRAIN_RUNS_ROOT", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert default_runs_root() == tmp_path / "xdg" / "kubetrain" / "runs"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_runs_root() == tmp_path / "home" / ".local" / "state" / "kubetrain" / "runs"
+    monkeypatch.setenv("KUBETRAIN_RUNS_ROOT", "/srv/runs")
+    assert default_runs_root() == Path("/srv/runs")
+
+
+def test_an_empty_list_says_where_it_looked(tmp_path):
+    result = local("list", root=tmp_path / "none")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0, "", f"No local runs found in {tmp_path}/none (--runs-root or $KUBETRAIN_RUNS_ROOT moves it).\n")
+    assert local("list", "-o", "json", root=tmp_path / "none").stdout == "[]\n"
+
+
+def test_status_text_has_a_summary_and_an_index_table_and_wide_adds_the_attempts(tmp_path):
+    a_run(tmp_path, SWEEP_RUN, days_ago=1)
+    text = local("status", SWEEP_RUN, root=tmp_path).stdout
+    assert text.splitlines()[:4] == [f"Name:            {SWEEP_RUN}", "Where:           local",
+                                     "Status:          Succeeded", "Age:             1d"]
+    assert text.endswith("\n\nINDEX   POD   NODE   STATE       ATTEMPTS   PREEMPTIONS   FAILURES\n"
+                         "0       -     -      Succeeded   2          1             0\n")
+    wide = local("status", SWEEP_RUN, "-o", "wide", root=tmp_path).stdout
+    assert wide.endswith("\n\nINDEX   ATTEMPT   POD   STATE       EXIT   STEP   ENDED\n"
+                         "0       1         -     Failed      75     -      preempted: preempt drill\n"
+                         "0       2         -     Succeeded   0      -      -\n")
+
+
+def test_logs_json_is_one_object_a_line(tmp_path):
+    a_run(tmp_path, SWEEP_RUN, days_ago=1)
+    result = local("logs", SWEEP_RUN, "-o", "json", root=tmp_path)
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        {"index": 0, "line": "step 1"}, {"index": 0, "line": "step 2"}, {"index": 0, "line": "finished"}]
+
+
+def test_the_namespace_is_where_a_run_goes_not_what_it_is():
+    plain = run_launch("validate", "configs/smoke.yaml", "-o", "json")
+    moved = run_launch("validate", "configs/smoke.yaml", "--set", "namespace=team-a", "-o", "json")
+    assert json.loads(plain.stdout)[0]["run_id"] == json.loads(moved.stdout)[0]["run_id"]
+    unset = list(yaml.safe_load_all(run_launch("render", "configs/smoke.yaml").stdout))
+    team = list(yaml.safe_load_all(run_launch("render", "configs/smoke.yaml", "-n", "team-a").stdout))
+    assert [o["metadata"].get("namespace") for o in unset] == [None, None, None]
+    assert [o["metadata"]["namespace"] for o in team] == ["team-a"] * 3
+    assert [o["metadata"]["name"] for o in unset] == [o["metadata"]["name"] for o in team]
+
+
+def test_the_namespace_comes_from_n_then_the_config_then_the_context(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:9"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u", "namespace": "from-context"}}]}))
+    assert Target("from-n", kubeconfig=kubeconfig).namespace_for("from-config") == "from-n"
+    assert Target(kubeconfig=kubeconfig).namespace_for("from-config") == "from-config"
+    assert Target(kubeconfig=kubeconfig).namespace_for(None) == "from-context"
+    assert Target(kubeconfig=tmp_path / "absent").namespace_for(None) == "default"
