@@ -30,10 +30,12 @@ def load_trials(path: Path, namespace: str | None) -> tuple[LoadedSweep, list[Tr
 
 
 def summary(loaded: LoadedSweep, trials: list[Trial], states: dict[str, str], created: list[str],
-            orphans: list[str]) -> dict:
-    """The JSON document of one pass (see the module docstring)."""
+            orphans: list[str], namespace: str | None = None) -> dict:
+    """The JSON document of one pass (see the module docstring); `namespace`: where the pass looked (a dry
+    run: the one -n or the config names, null for the context's)."""
     sweep = loaded.sweep
-    return {"sweep": sweep.name, "namespace": trials[0].experiment.namespace if trials else None,
+    configured = trials[0].experiment.namespace if trials else None
+    return {"sweep": sweep.name, "namespace": namespace or configured,
             "max_parallel": sweep.max_parallel, "queue": trials[0].experiment.scheduling.queue if trials else None,
             "trials": [{"run_id": t.run_id, "values": t.values, "state": states.get(t.run_id, "planned"),
                         "created": t.run_id in created} for t in trials],
@@ -71,7 +73,7 @@ def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
     kube = target.kube(trials[0].experiment.namespace)
     while True:
         result = reconcile(kube, loaded.sweep.name, trials, loaded.sweep.max_parallel)
-        show(summary(loaded, trials, result.states, result.created, result.orphans), output, say)
+        show(summary(loaded, trials, result.states, result.created, result.orphans, kube.namespace), output, say)
         if not wait or result.done:
             break
         time.sleep(interval)
