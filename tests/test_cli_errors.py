@@ -32,7 +32,8 @@ def files(tmp_path):
 CASES = [
     (["validate", "configs/nope.yaml"], "error: configs/nope.yaml: cannot read: No such file or directory"),
     (["validate", "configs"], "error: configs: cannot read: Is a directory"),
-    (["validate", "{tmp}/binary"], "error: {tmp}/binary: not UTF-8 text (byte 128): pass a YAML config, saved as UTF-8"),
+    (["validate", "{tmp}/binary"],
+     "error: {tmp}/binary: not UTF-8 text (byte 128): pass a YAML config, saved as UTF-8"),
     (["render", "{tmp}/latin1.yaml"],
      "error: {tmp}/latin1.yaml: not UTF-8 text (byte 9): pass a YAML config, saved as UTF-8"),
     (["train", "{tmp}/list.yaml", "--local"],
