@@ -7,9 +7,12 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from launcher.cluster.commands import Target
+from launcher.cluster.records import ClusterRecord
+from launcher.errors import ConfigError
 from launcher.local.state import RunState, default_runs_root, log_path
 from tests.factory import run_launch
 
@@ -130,3 +133,12 @@ def test_the_namespace_comes_from_n_then_the_config_then_the_context(tmp_path):
     assert Target(kubeconfig=kubeconfig).namespace_for("from-config") == "from-config"
     assert Target(kubeconfig=kubeconfig).namespace_for(None) == "from-context"
     assert Target(kubeconfig=tmp_path / "absent").namespace_for(None) == "default"
+
+
+def test_a_cluster_record_that_is_not_json_is_one_line(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "cluster.json").write_text('{"run_id": "run"')
+    with pytest.raises(ConfigError) as refused:
+        ClusterRecord.load(tmp_path, "run")
+    assert str(refused.value) == (f"{tmp_path}/run/cluster.json: unreadable (Expecting ',' delimiter: line 1 "
+                                  "column 16 (char 15)); fix or remove it")
