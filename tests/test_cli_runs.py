@@ -141,4 +141,4 @@ def test_a_cluster_record_that_is_not_json_is_one_line(tmp_path):
     with pytest.raises(ConfigError) as refused:
         ClusterRecord.load(tmp_path, "run")
     assert str(refused.value) == (f"{tmp_path}/run/cluster.json: unreadable (Expecting ',' delimiter: line 1 "
-                                  "column 16 (char 15)); fix or remove it")
+                                  "column 17 (char 16)); fix or remove it")
