@@ -8,8 +8,9 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from .cli_options import (FLAG, RUNS_ROOT_ENV, ConfigArg, ContextOpt, KubeconfigOpt, LocalOpt, NamespaceOpt, RunArg,
-                          RunIdOpt, RunsRootOpt, SetOpt, TableOut, TextOut, flag, output_option, version_callback)
+from .cli_options import (FLAG, RUNS_ROOT_ENV, ConfigArg, ConfigNamespaceOpt, ContextOpt, KubeconfigOpt, LocalOpt,
+                          NamespaceOpt, RunArg, RunIdOpt, RunsRootOpt, SetOpt, TableOut, TextOut, flag, output_option,
+                          version_callback)
 from .errors import ConfigError
 from .output import document, emit
 
@@ -124,7 +125,7 @@ def train(
         metavar="SECONDS", min=0, help="First step of the pod-failure back-off (the Job controller's is 10).")] = 10.0,
     output: output_option("text", "json", "yaml", help="json, yaml: the summary (stdout), progress on stderr.")
     = "text",
-    namespace: NamespaceOpt = None,
+    namespace: ConfigNamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
     dry_run: Annotated[Optional[Literal["client", "server"]], typer.Option(
@@ -186,7 +187,7 @@ def sweep_command(
     dry_run: flag("--dry-run", help="Print the trials; send nothing.") = False,
     wait: flag("--wait", help="Reconcile again every 10 s until every trial has ended; exit 1 if one failed.")
     = False,
-    output: TextOut = "text", namespace: NamespaceOpt = None, context: ContextOpt = None,
+    output: TextOut = "text", namespace: ConfigNamespaceOpt = None, context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None,
     local: flag("--local", help="Run the trials one after another on this machine.") = False,
     volumes_root: Annotated[Path, typer.Option(metavar="DIR", help="--local: folder holding one folder per claim.")

@@ -42,8 +42,11 @@ SetOpt = Annotated[Optional[list[str]], typer.Option(
 RunIdOpt = Annotated[Optional[str], typer.Option(
     "--run-id", metavar="RUN", help="Run id instead of <name>-<hash of the config>.", show_default=False)]
 NamespaceOpt = Annotated[Optional[str], typer.Option(
+    "--namespace", "-n", metavar="NAME", show_default="the kubeconfig context's, else default",
+    help="Namespace to act in.")]
+ConfigNamespaceOpt = Annotated[Optional[str], typer.Option(
     "--namespace", "-n", metavar="NAME", show_default="the config's, else the kubeconfig context's, else default",
-    help="Namespace to act in; not part of the run id.")]
+    help="Namespace the run goes to; not part of the run id.")]
 ContextOpt = Annotated[Optional[str], typer.Option(metavar="NAME", show_default="the current context",
                                                    help="kubeconfig context.")]
 KubeconfigOpt = Annotated[Optional[Path], typer.Option(
