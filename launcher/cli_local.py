@@ -28,8 +28,12 @@ def local_checkpoint_root(runs_root: Path, run_id: str) -> str:
         raise ConfigError(f"no local run {run_id!r} under {runs_root}/: pass --root DIR or s3://bucket/prefix")
     import yaml
 
-    checkpoints = yaml.safe_load(config.read_text())["storage"]["checkpoints"]
-    return checkpoints["uri"] or checkpoints["mount"]
+    try:
+        checkpoints = yaml.safe_load(config.read_text())["storage"]["checkpoints"]
+        return checkpoints["uri"] or checkpoints["mount"]
+    except (yaml.YAMLError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{config}: no storage.checkpoints in it ({type(exc).__name__}: {exc}); pass --root "
+                          "DIR or s3://bucket/prefix") from None
 
 
 def local_state(runs_root: Path, run_id: str):

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from launcher.cli import main
+from tests.factory import a_run
 
 TEXT = ["text", "json", "yaml"]
 TABLE = ["text", "wide", "json", "yaml"]
@@ -103,3 +104,37 @@ def test_validate_takes_many_files_and_reports_each(capsys, write_config):
 ])
 def test_drill_options_that_aim_at_nothing_or_go_back_in_time_are_refused(capsys, args, message):
     assert launch(capsys, "train", "configs/smoke.yaml", "--local", *args) == (2, "", message)
+
+
+RUN = "smoke-1a2b3c4d"
+# every command that needs no cluster, as it would be run on this machine ({tmp}: a folder of the test's)
+LOCAL = [
+    (["validate", "configs/smoke.yaml"], TEXT),
+    (["schema"], ["json", "yaml"]),
+    (["render", "configs/smoke.yaml"], ["yaml", "json"]),
+    (["sweep", "configs/sweeps/smoke-lr.yaml", "--dry-run"], TEXT),
+    (["list", "--local"], TABLE),
+    (["status", RUN, "--local"], TABLE),
+    (["logs", RUN, "--local"], ["text", "json"]),
+    (["checkpoints", RUN, "--root", "{tmp}/checkpoints"], TABLE),
+    (["data", "reviews", "--out", "{tmp}/reviews"], TEXT),
+    (["data", "minilm", "--out", "{tmp}/minilm"], TEXT),
+]
+
+
+def parsed(command: str, out: str, output: str):
+    """The documents `out` holds: JSON (JSON Lines for logs), or YAML; for text and wide, the lines."""
+    if output == "json":
+        return [json.loads(line) for line in out.splitlines()] if command == "logs" else [json.loads(out)]
+    return yaml.safe_load_all(out) if output == "yaml" else out.splitlines()
+
+
+@pytest.mark.parametrize("args, choices", LOCAL, ids=[" ".join(args[:2]) for args, _ in LOCAL])
+def test_every_output_of_every_command_that_runs_here(capsys, monkeypatch, tmp_path, args, choices):
+    monkeypatch.setenv("KUBETRAIN_RUNS_ROOT", str(tmp_path / "runs"))
+    a_run(tmp_path / "runs", RUN, days_ago=1)
+    (tmp_path / "checkpoints" / RUN / "checkpoints").mkdir(parents=True)
+    for output in choices:
+        code, out, err = launch(capsys, *(a.format(tmp=tmp_path) for a in args), "-o", output)
+        assert code == (1 if args[0] == "checkpoints" else 0), (output, err)  # no checkpoint: exit 1
+        assert out and list(parsed(args[0], out, output)), output

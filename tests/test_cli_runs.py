@@ -3,8 +3,6 @@ whole, newest last), one runs root whatever the working folder, and an empty lis
 The run id and the namespace: where a run goes is not what it is."""
 
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -13,28 +11,11 @@ import yaml
 from launcher.cluster.commands import Target
 from launcher.cluster.records import ClusterRecord
 from launcher.errors import ConfigError
-from launcher.local.state import RunState, default_runs_root, log_path
-from tests.factory import run_launch
+from launcher.local.state import default_runs_root
+from tests.factory import a_run, run_launch
 
-DAY = 86400
 SWEEP_RUN = "bert-reviews-lr-sweep-3f2a1b4c"
 OTHER_RUN = "bert-reviews-lr-sweep-9e8d7c6b"
-
-
-def a_run(root: Path, run_id: str, days_ago: int, status: str = "Succeeded") -> Path:
-    """A local run's folder as the runner leaves it: run.json, config.yaml (its start time), one log."""
-    folder = root / run_id
-    folder.mkdir(parents=True)
-    history = [{"index": 0, "attempt": 1, "exit_code": 75, "drill": "preempt"},
-               {"index": 0, "attempt": 2, "exit_code": 0 if status == "Succeeded" else None, "drill": None}]
-    RunState(run_id, "3f2a1b4c", status=status, attempts=2, preemptions=1, history=history,
-             metrics={"test_accuracy": 0.9}).save(folder)
-    started = time.time() - days_ago * DAY - 60
-    (folder / "config.yaml").write_text("name: bert\n")
-    os.utime(folder / "config.yaml", (started, started))
-    log_path(folder, 0, 2).parent.mkdir()
-    log_path(folder, 0, 2).write_text("step 1\rstep 2\nfinished\n")
-    return folder
 
 
 def local(*args: str, root: Path, cwd: Path | None = None):
