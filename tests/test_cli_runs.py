@@ -123,3 +123,23 @@ def test_a_cluster_record_that_is_not_json_is_one_line(tmp_path):
         ClusterRecord.load(tmp_path, "run")
     assert str(refused.value) == (f"{tmp_path}/run/cluster.json: unreadable (Expecting ',' delimiter: line 1 "
                                   "column 17 (char 16)); fix or remove it")
+
+
+def test_sweep_tables_have_a_column_per_value_that_varies():
+    from launcher.sweep_cli import show_ranked
+
+    dry = run_launch("sweep", "configs/sweeps/smoke-lr.yaml", "--dry-run")
+    assert dry.stdout == ("NAME                STATE     CREATED   TRAIN.LR\n"
+                          "smoke-lr-c0e0e631   planned             0.003\n"
+                          "smoke-lr-fe3d1fad   planned             0.001\n"
+                          "sweep smoke-lr: 2 trials, 2 planned\n")
+    lines = []
+    show_ranked({"sweep": "s", "state": "Running", "metric": {"name": "test_accuracy", "goal": "max"}, "trials": [
+        {"run_id": "s-1", "state": "Succeeded", "attempts": 2, "preemptions": 1, "metric": 0.91,
+         "values": {"train.lr": 1e-5}},
+        {"run_id": "s-2", "state": "Running", "attempts": 1, "preemptions": 0, "metric": None,
+         "values": {"train.lr": 3e-5}}]}, "text", lines.append)
+    assert "\n".join(lines) == ("NAME   STATE       ATTEMPTS   PREEMPTIONS   TEST_ACCURACY   TRAIN.LR\n"
+                                "s-1    Succeeded   2          1             0.91            1e-05\n"
+                                "s-2    Running     1          0             -               3e-05\n"
+                                "sweep s: Running")
