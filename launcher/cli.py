@@ -17,12 +17,12 @@ from .errors import ConfigError
 from .output import document, emit
 
 
-def load_run(config: Path, overrides: list[str], run_id: str | None):
+def load_run(config: Path, overrides: list[str], run_id: str | None, namespace: str | None = None):
     """launcher.loading.load_run, imported on first use: the schema's models are built only by commands
     that read a config, so `launch --help` stays fast."""
     from .loading import load_run as load
 
-    return load(config, overrides, run_id)
+    return load(config, overrides, run_id, namespace)
 
 
 app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -89,16 +89,11 @@ def render(config: ConfigArg, set_: SetOpt = None, run_id: RunIdOpt = None,
     from .render import render as render_objects
     from .render import to_yaml, warnings
 
-    run = load_run(config, [*(set_ or []), *_namespace_override(namespace)], run_id)
+    run = load_run(config, set_ or [], run_id, namespace)
     _warn(warnings(run.experiment))
     objects = render_objects(run.experiment, run.run_id)
     typer.echo(to_yaml(objects) if output == "yaml" else json.dumps({"apiVersion": "v1", "kind": "List",
                                                                      "items": objects}, indent=2))
-
-
-def _namespace_override(namespace: str | None) -> list[str]:
-    """-n as the --set it amounts to (the namespace is not hashed, so the run id stays the same)."""
-    return [f"namespace={namespace}"] if namespace else []
 
 
 TrainLocalFlag = flag("--local", help="Run the Job on this machine, one process per index.")
@@ -173,7 +168,7 @@ def _train_cluster(target, config: Path, overrides: list[str], run_id: str | Non
     from .cluster import commands
     from .render import warnings
 
-    run = load_run(config, [*overrides, *_namespace_override(target.namespace)], run_id)
+    run = load_run(config, overrides, run_id, target.namespace)
     _warn(warnings(run.experiment))
     return commands.train(target, run, dry_run or "", wait, output, typer.echo)
 

@@ -25,8 +25,9 @@ class Run:
     source: str
 
 
-def load_run(path: Path, overrides: list[str] = (), run_id: str | None = None) -> Run:
-    """The validated experiment in `path`, with `a.b=value` overrides, and its run id."""
+def load_run(path: Path, overrides: list[str] = (), run_id: str | None = None, namespace: str | None = None) -> Run:
+    """The validated experiment in `path`, with `a.b=value` overrides and `namespace` (-n), and its run id.
+    A bad value names the flag that set it, else the file's line."""
     text = _read(path)
     try:
         root = yaml.compose(text)
@@ -37,7 +38,9 @@ def load_run(path: Path, overrides: list[str] = (), run_id: str | None = None) -
         raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of config sections, got {type(raw).__name__}")
-    overridden = {tuple(apply_override(raw, item)): item for item in overrides}
+    overridden = {tuple(apply_override(raw, item)): f"--set {item!r}" for item in overrides}
+    if namespace:
+        raw["namespace"], overridden[("namespace",)] = namespace, f"-n {namespace!r}"
     lines = _line_index(root)
     experiment = validate(raw, source=str(path), lines=lines, overridden=overridden)
     try:
@@ -51,19 +54,19 @@ def load_run(path: Path, overrides: list[str] = (), run_id: str | None = None) -
 def validate(raw: dict, source: str, lines: dict[tuple, int] | None = None,
              overridden: dict[tuple, str] | None = None) -> Experiment:
     """Validate a raw config mapping; errors name `source`, the line when known, and the YAML path, or the
-    `--set` item that put the bad value there (`overridden`: the keys each item set -> the item)."""
+    flag that put the bad value there (`overridden`: the keys a flag set -> the flag and its value)."""
     try:
         return Experiment.model_validate(raw)
     except ValidationError as exc:
         loc, message = describe(exc)
-        if item := _override_of(overridden or {}, loc):
-            raise ConfigError(f"--set {item!r}: {message}") from None
+        if flag := _override_of(overridden or {}, loc):
+            raise ConfigError(f"{flag}: {message}") from None
         line = (lines or {}).get(loc) or _nearest_line(lines or {}, loc)
         raise ConfigError(f"{_where(source, line)}: {message}") from None
 
 
 def _override_of(overridden: dict[tuple, str], loc: tuple) -> str | None:
-    """The --set item whose keys are `loc` or lead to it (the last such item wins, as it did when set)."""
+    """The flag whose keys are `loc` or lead to it (the last such flag wins, as it did when set)."""
     matches = [item for keys, item in overridden.items() if loc[:len(keys)] == keys]
     return matches[-1] if matches else None
 

@@ -48,6 +48,9 @@ CASES = [
     (["render", "configs/smoke.yaml", "--set", "train.seed=[1"],
      "error: --set 'train.seed=[1': the value is not valid YAML (expected ',' or ']', but got '<stream end>'); "
      "quote it"),
+    (["render", "configs/smoke.yaml", "-n", "Team_A"],
+     "error: -n 'Team_A': namespace: 'Team_A' is not valid here (lowercase letters, digits and '-', starting and "
+     "ending with a letter or digit)"),
     (["validate", "configs/smoke.yaml", "--run-id", "Bad_ID"],
      "error: --run-id 'Bad_ID': run id 'Bad_ID' must be lowercase letters, digits and '-'"),
     (["render", "configs/smoke.yaml", "--bogus"], "error: No such option: --bogus (see `launch render --help`)"),
