@@ -1,4 +1,5 @@
-"""One `-o/--output` for every command, and kubectl-like plain tables: pure, no Rich, no terminal width.
+"""What `-o/--output` prints (the option itself: launcher/cli_options.py): kubectl-like plain tables and JSON
+or YAML documents. Pure: no Rich, no terminal width.
 
 Tables are aligned columns under upper-case headers, three spaces apart, nothing truncated or wrapped, so
 they survive a pipe, a CI log and an 80-column terminal alike. `json` and `yaml` print the same document.
