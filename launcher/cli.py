@@ -139,9 +139,9 @@ def train(
     if not local:
         target = _target(namespace, context, kubeconfig, runs_root)
         raise typer.Exit(_train_cluster(target, config, set_ or [], run_id, dry_run, wait, output))
-    from .local.echo import Echo
-    from .local.runner import LocalOptions, train_local
+    from .local.runner import LocalOptions, exit_code, train_local
     from .local.supervisor import Cancelled, Drill
+    from .local.terminal import echo_for
 
     run = load_run(config, set_ or [], run_id)
     check_index("--preempt-index", preempt_index, run.experiment.resources.nodes)
@@ -150,16 +150,18 @@ def train(
     drills += [Drill(after, kill_index, kill=True) for after in kill_after or []]
     options = LocalOptions(runs_root=runs_dir(runs_root), volumes_root=volumes_root, volumes=claims(volume or []),
                            drills=tuple(drills), backoff_base=pod_backoff)
-    echo = Echo(sys.stdout if output == "text" else sys.stderr)
+    echo = echo_for(sys.stdout if output == "text" else sys.stderr)
     try:
         state = train_local(run, options, echo=echo)
     except Cancelled:
         raise typer.Exit(130) from None
+    finally:
+        echo.close()
     from .status_local import folder_created, local_status
 
     summary = local_status(state, folder_created(options.runs_root / run.run_id)).to_json()
     print_summary(summary, output, echo)
-    raise typer.Exit(0 if state.status == "Succeeded" else 1)
+    raise typer.Exit(exit_code(state))
 
 
 def _train_cluster(target, config: Path, overrides: list[str], run_id: str | None, dry_run: str | None, wait: bool,
@@ -264,6 +266,8 @@ def logs(run_id: RunArg, index: Annotated[int, typer.Option(metavar="INDEX", min
          output: LogsOut = "text",
          ) -> None:
     """Print the log of one attempt of one index, or follow the index (-f)."""
+    if attempt is not None and attempt < 1:
+        raise ConfigError(f"--attempt {attempt}: attempts count from 1 (default: the last)")
     say = _log_line(index) if output == "json" else typer.echo
     if not local:
         from .cluster import commands

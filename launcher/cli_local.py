@@ -70,6 +70,8 @@ def check_index(option: str, index: int | None, nodes: int) -> None:
 
 def print_summary(summary: dict, output: str, echo) -> None:
     """The train summary (RunStatus.to_json, documented in README.md): JSON or YAML on stdout, or lines."""
+    from .status_table import artifact_lines
+
     if output != "text":
         from .local.echo import Echo
 
@@ -81,8 +83,7 @@ def print_summary(summary: dict, output: str, echo) -> None:
         lines.append("metrics: " + ", ".join(f"{k}={v}" for k, v in summary["metrics"].items()))
     if "test_accuracy" in summary["metrics"]:
         lines.append(f"test accuracy: {summary['metrics']['test_accuracy']:.3f}")
-    if summary["final_dir"]:
-        lines.append(f"final model: {summary['final_dir']}")
     if summary["reason"]:
         lines.append(f"reason: {summary['reason']}")
+    lines += artifact_lines(summary["final_dir"], summary["logs_dir"])
     echo.line("\n".join(lines))

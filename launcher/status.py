@@ -19,7 +19,8 @@ FINISHED = ("Succeeded", "Failed", "Cancelled")
 class Attempt:
     """One pod of one index. `attempt` counts from 1 per index in creation order; `state` is Pending,
     Running, Succeeded or Failed; `ended` says why it ended in words ("preempted: ...", "exit code 1",
-    "OOMKilled (exit 137)"), empty while it lives; `committed_step` comes from its termination message."""
+    "OOMKilled (exit 137)"), empty while it lives; `committed_step` comes from its termination message;
+    `created`/`finished` are when it started and ended."""
 
     index: int
     attempt: int
@@ -31,6 +32,10 @@ class Attempt:
     ended: str = ""
     committed_step: int | None = None
     created: str = ""  # RFC 3339, UTC
+    finished: str = ""  # RFC 3339, UTC; empty while it lives or when unknown
+    resumed_from: int | None = None  # the step the gang's training started from while this pod lived
+    stopped_at: int | None = None  # the newest step the gang reported when this pod ended
+    drill: str = ""  # local runs: "preempt" or "kill" when a drill ended this pod
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,8 @@ class IndexStatus:
 class RunStatus:
     """What `launch status` shows for one run. `where` is "local" or "cluster"; `created` RFC 3339 (UTC);
     `committed_step` the newest step any pod reported committed; `metrics` the final ones (empty until
-    Succeeded). `run_id`, `status`, `attempts`, `preemptions`, `failures`, `reason`, `final_dir` and
+    Succeeded); `logs_dir` holds the trainer's csv/metrics.csv and tensorboard/ (empty when unknown).
+    `run_id`, `status`, `attempts`, `preemptions`, `failures`, `reason`, `final_dir` and
     `metrics` keep the names the local run's summary has always had."""
 
     run_id: str
@@ -73,6 +79,7 @@ class RunStatus:
     committed_step: int | None = None
     metrics: dict = field(default_factory=dict)
     final_dir: str = ""
+    logs_dir: str = ""
     created: str = ""
     config_hash: str = ""
     indexes: tuple[IndexStatus, ...] = ()

@@ -10,17 +10,21 @@ from .status import Attempt, RunStatus
 
 
 def local_attempt(record: dict, run_status: str) -> Attempt:
-    """One history record {"index", "attempt", "exit_code" (None while it runs), "drill"} as an Attempt,
-    judged as the Job controller would (launcher/local/jobrules.py)."""
+    """One history record (launcher/local/state.py) as an Attempt, judged as the Job controller would
+    (launcher/local/jobrules.py)."""
     code, drill = record.get("exit_code"), record.get("drill")
+    times = {"created": record.get("started") or "", "finished": record.get("ended") or "",
+             "resumed_from": record.get("resumed_from"), "stopped_at": record.get("stopped_at"), "drill": drill or ""}
     if code is None:
         state = "Running" if run_status == "Running" else "Failed"
-        return Attempt(record["index"], record["attempt"], state, ended="" if state == "Running" else "stopped")
+        return Attempt(record["index"], record["attempt"], state, ended="" if state == "Running" else "stopped",
+                       **times)
     verdict = judge_pod(code, disrupted=drill is not None)
     state = "Succeeded" if verdict.action == "done" else "Failed"
     preempted = verdict.action == "replace" and not verdict.counted
     ended = "" if state == "Succeeded" else (f"preempted: {drill} drill" if drill else verdict.reason)
-    return Attempt(record["index"], record["attempt"], state, exit_code=code, preempted=preempted, ended=ended)
+    return Attempt(record["index"], record["attempt"], state, exit_code=code, preempted=preempted, ended=ended,
+                   **times)
 
 
 def local_status(state: RunState, created: str = "") -> RunStatus:
@@ -30,6 +34,7 @@ def local_status(state: RunState, created: str = "") -> RunStatus:
     nodes = max((a.index for a in history), default=-1) + 1
     computed = RunStatus.from_attempts(state.run_id, state.status, nodes, history, reason=state.reason,
                                        metrics=state.metrics, final_dir=state.final_dir,
+                                       logs_dir=state.logs_dir,
                                        config_hash=state.config_hash, created=created)
     return replace(computed, attempts=state.attempts, preemptions=state.preemptions, failures=state.failures)
 

@@ -1,8 +1,8 @@
 """Plain-text views of the shared run-status model: `launch status RUN` and `launch list`, kubectl style.
 
 Pure: `now` (seconds since the epoch) is passed in so ages are testable. `launch status` is a list of
-sections (the run's summary, its indexes, with `-o wide` its attempts) separated by a blank line, so a new
-section is one more function. print_status and print_list choose between the text and JSON or YAML.
+sections (the run's summary, its indexes, its attempts, where its results are) separated by a blank line,
+so a new section is one more function. print_status and print_list choose between the text and JSON or YAML.
 """
 
 import sys
@@ -46,9 +46,20 @@ def summary_section(status: RunStatus, now: float) -> str:
              ("Preemptions", str(status.preemptions)), ("Failures", str(status.failures)),
              ("Committed step", _step(status)), ("Metrics", _metrics(status.metrics))]
     pairs += [("Reason", status.reason)] if status.reason else []
-    pairs += [("Final model", status.final_dir)] if status.final_dir else []
     width = max(len(key) for key, _ in pairs) + 3
     return "\n".join(f"{key + ':':<{width}}{value}" for key, value in pairs)
+
+
+def artifact_lines(final_dir: str, logs_dir: str) -> list[str]:
+    """Where a run's results are, and how to open its TensorBoard: the lines both the end-of-run summary
+    and `launch status` print."""
+    lines = [f"final model: {final_dir}"] if final_dir else []
+    if logs_dir and logs_dir.startswith("s3://"):
+        lines.append(f"metrics: {logs_dir}/csv/metrics.csv; TensorBoard: aws s3 sync {logs_dir} logs && "
+                     "tensorboard --logdir logs/tensorboard")
+    elif logs_dir:
+        lines.append(f"metrics: {logs_dir}/csv/metrics.csv; TensorBoard: tensorboard --logdir {logs_dir}/tensorboard")
+    return lines
 
 
 def indexes_section(status: RunStatus) -> str:
@@ -58,18 +69,23 @@ def indexes_section(status: RunStatus) -> str:
                   for i in status.indexes])
 
 
-def attempts_section(status: RunStatus) -> str:
-    """Every pod of every index, oldest first (`-o wide`)."""
-    return table(["index", "attempt", "pod", "state", "exit", "step", "ended"],
-                 [(a.index, a.attempt, a.pod or None, a.state, a.exit_code, a.committed_step, a.ended or None)
-                  for a in status.history])
+def history_section(status: RunStatus, wide: bool = False) -> str:
+    """Every pod of the run in start order: when it ran, how it ended, and the steps it trained from and to;
+    `wide` adds its pod and node."""
+    headers = ["index", "attempt", *(["pod", "node"] if wide else []), "started", "ended", "exit", "drill",
+               "from-step", "to-step", "outcome"]
+    rows = [[a.index, a.attempt, *([a.pod or None, a.node or None] if wide else []), a.created or None,
+             a.finished or None, a.exit_code, a.drill or None, a.resumed_from, a.stopped_at, a.ended or a.state]
+            for a in sorted(status.history, key=lambda a: (a.created, a.index, a.attempt))]
+    return table(headers, rows)
 
 
 def status_text(status: RunStatus, now: float, wide: bool = False) -> str:
     """`launch status` as text: the sections, a blank line between them."""
     sections = [summary_section(status, now), indexes_section(status)]
-    sections += [attempts_section(status)] if wide else []
-    return "\n\n".join(sections)
+    sections += [history_section(status, wide)] if status.history else []
+    artifacts = artifact_lines(status.final_dir, status.logs_dir)
+    return "\n\n".join(sections + (["\n".join(artifacts)] if artifacts else []))
 
 
 LIST_COLUMNS = ["name", "status", "attempts", "preemptions", "failures", "step", "age"]

@@ -72,17 +72,23 @@ def test_an_empty_list_says_where_it_looked(tmp_path):
     assert local("list", "-o", "json", root=tmp_path / "none").stdout == "[]\n"
 
 
-def test_status_text_has_a_summary_and_an_index_table_and_wide_adds_the_attempts(tmp_path):
+def test_status_text_has_a_summary_an_index_table_and_the_attempts_and_wide_adds_pods(tmp_path):
     a_run(tmp_path, SWEEP_RUN, days_ago=1)
     text = local("status", SWEEP_RUN, root=tmp_path).stdout
     assert text.splitlines()[:4] == [f"Name:            {SWEEP_RUN}", "Where:           local",
                                      "Status:          Succeeded", "Age:             1d"]
-    assert text.endswith("\n\nINDEX   POD   NODE   STATE       ATTEMPTS   PREEMPTIONS   FAILURES\n"
-                         "0       -     -      Succeeded   2          1             0\n")
+    assert text.endswith(
+        "\n\nINDEX   POD   NODE   STATE       ATTEMPTS   PREEMPTIONS   FAILURES\n"
+        "0       -     -      Succeeded   2          1             0\n"
+        "\nINDEX   ATTEMPT   STARTED   ENDED   EXIT   DRILL     FROM-STEP   TO-STEP   OUTCOME\n"
+        "0       1         -         -       75     preempt   -           -         preempted: preempt drill\n"
+        "0       2         -         -       0      -         -           -         Succeeded\n")
     wide = local("status", SWEEP_RUN, "-o", "wide", root=tmp_path).stdout
-    assert wide.endswith("\n\nINDEX   ATTEMPT   POD   STATE       EXIT   STEP   ENDED\n"
-                         "0       1         -     Failed      75     -      preempted: preempt drill\n"
-                         "0       2         -     Succeeded   0      -      -\n")
+    assert wide.endswith(
+        "\nINDEX   ATTEMPT   POD   NODE   STARTED   ENDED   EXIT   DRILL     FROM-STEP   TO-STEP   OUTCOME\n"
+        "0       1         -     -      -         -       75     preempt   -           -         "
+        "preempted: preempt drill\n"
+        "0       2         -     -      -         -       0      -         -           -         Succeeded\n")
 
 
 def test_logs_json_is_one_object_a_line(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from launcher.local.pods import split_output
+from launcher.local.pods import plain_line
 from tests.factory import run_launch
 from tests.trainer_env import trainer_config
 
@@ -56,7 +56,12 @@ def test_a_finished_run_is_reported_not_rerun(tmp_path):
     again = launch_train(tmp_path, config, *volumes)
     assert again.returncode == 0
     assert json.loads(again.stdout.splitlines()[-1]) == first
-    assert "already succeeded" in again.stderr
+    assert f"[job] run {first['run_id']} already succeeded: nothing to do; to train again, pass a new --run-id\n" \
+        in again.stderr
+    drilled = launch_train(tmp_path, config, *volumes, "--preempt-after", "1")
+    assert (drilled.returncode, json.loads(drilled.stdout.splitlines()[-1])) == (0, first)
+    assert (f"[job] run {first['run_id']} already succeeded: nothing to do (the drills were not used); to train "
+            "again, pass a new --run-id\n") in drilled.stderr
 
 
 def test_another_config_under_an_existing_run_id_is_an_error(tmp_path):
@@ -80,9 +85,10 @@ def test_bad_data_fails_at_once_without_retries(tmp_path):
     (tmp_path / "data" / "train.jsonl").write_text("")
     result = launch_train(tmp_path, config, *volumes)
     summary = json.loads(result.stdout.splitlines()[-1])
-    assert result.returncode == 1
+    assert result.returncode == 2  # the README's exit code for bad config or data
     assert (summary["status"], summary["attempts"]) == ("Failed", 1)
-    assert "the file has no rows" in result.stderr
+    assert summary["reason"].startswith("PodFailurePolicy: bad config or data (exit 2), not retried: error: ")
+    assert summary["reason"].endswith("the file has no rows")
 
 
 def test_a_crashing_trainer_is_retried_backoff_limit_times_then_failed_with_its_last_lines(tmp_path):
@@ -111,10 +117,19 @@ def test_status_list_and_logs_read_the_run_folder(tmp_path):
     assert [r["run_id"] for r in listed] == [summary["run_id"]]
     log = run_launch("logs", summary["run_id"], *runs).stdout
     assert "finished: steps=4" in log
+    zero = run_launch("logs", summary["run_id"], *runs, "--attempt", "0")
+    assert (zero.returncode, zero.stderr) == (2, "error: --attempt 0: attempts count from 1 (default: the last)\n")
 
 
-def test_progress_bars_are_split_from_lines():
-    assert split_output("a\nb\rc\npartial\rbar1\rtail") == (["a", "c"], ["partial", "bar1"], "tail")
+@pytest.mark.parametrize("raw, shown", [
+    ("plain\n", "plain"),
+    ("Epoch 0:  5%|5/100\rEpoch 0: 10%|10/100\n", "Epoch 0: 10%|10/100"),
+    ("\x1b[AValidation: 0/? \x1b[32mok\x1b[0m  \r\n", "Validation: 0/? ok"),
+    ("\x1b]0;title\x07text\x1b7\n", "text"),
+    ("\r\x1b[2K\n", ""),
+])
+def test_saved_and_echoed_lines_are_plain(raw, shown):
+    assert plain_line(raw) == shown
 
 
 def test_active_deadline_fails_the_job(tmp_path):

@@ -120,7 +120,10 @@ def test_ages_and_the_status_text():
         "Metrics:         -\n"
         "\n"
         "INDEX   POD                  NODE         STATE     ATTEMPTS   PREEMPTIONS   FAILURES\n"
-        "0       bert-1a2b3c4d-0-42   gke-spot-0   Running   1          0             0")
+        "0       bert-1a2b3c4d-0-42   gke-spot-0   Running   1          0             0\n"
+        "\n"
+        "INDEX   ATTEMPT   STARTED                ENDED   EXIT   DRILL   FROM-STEP   TO-STEP   OUTCOME\n"
+        "0       1         2026-04-26T18:35:42Z   -       -      -       -           -         Running")
 
 
 def test_a_local_run_is_as_old_as_its_folders_config(tmp_path):

@@ -180,3 +180,7 @@ def _quiet_torch_elastic() -> None:
     # barrier then fails with a traceback, after every worker finished: noise, not news.
     logging.getLogger("torch.distributed.elastic.agent.server.api").addFilter(
         lambda record: not record.getMessage().startswith("Error waiting on exit barrier"))
+    # A worker that exits with the requeue code (a spot notice or a lost peer) is expected, and it says so
+    # itself; torch logs every worker exit as an error.
+    logging.getLogger("torch.distributed.elastic.multiprocessing.api").addFilter(
+        lambda record: not record.getMessage().startswith(f"failed (exitcode: {EXIT_REQUEUE})"))

@@ -86,7 +86,8 @@ def attempts(pods: list[dict]) -> list[Attempt]:
         report = parse_termination_message(done.get("message"))
         out.append(Attempt(index, seen[index], pod_state(pod), pod["metadata"]["name"],
                            (pod.get("spec") or {}).get("nodeName") or "", done.get("exitCode"), is_preempted(pod),
-                           ended(pod), report["committed_step"], pod["metadata"].get("creationTimestamp") or ""))
+                           ended(pod), report["committed_step"], pod["metadata"].get("creationTimestamp") or "",
+                           finished=done.get("finishedAt") or ""))
     return out
 
 

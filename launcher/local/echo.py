@@ -24,6 +24,9 @@ class Echo:
                 self.closed = True
                 _discard(self.stream)
 
+    def close(self) -> None:
+        """Nothing to tear down for plain lines (a terminal's live bar has its own)."""
+
 
 def _discard(stream: TextIO) -> None:
     """Point the stream's descriptor at /dev/null, so the flush at exit cannot fail again (what the

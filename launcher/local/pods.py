@@ -1,6 +1,7 @@
 """One local "pod": the process of one completion index's attempt, its output, and signals to it."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,7 +16,8 @@ from .echo import Echo
 from .pod import LocalPod, index_env
 from .state import log_path
 
-PROGRESS_EVERY = 2.0  # seconds between echoed progress-bar updates; the log file keeps all of them
+# ECMA-48 control sequences: CSI (ESC [ ... final byte), OSC (ESC ] ... BEL or ESC \), and two-byte escapes (ESC 7, ESC c, ...).
+ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[0-~]")
 
 
 class PodProcess:
@@ -67,25 +69,17 @@ class PodProcess:
         return [line for line in text.replace("\r", "\n").splitlines() if line.strip()][-lines:]
 
     def _pump(self) -> None:
-        """Copy the output to the log file, whatever happens to the echo, and echo it prefixed with the index.
-
-        Progress bars redraw with carriage returns and no newline, so output is read in chunks, not lines;
-        a bar is echoed at most every PROGRESS_EVERY seconds."""
+        """Copy the output, line by line and cleaned (plain_line), to the log file whatever happens to the
+        echo, and echo it prefixed with the index."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        last_bar, pending = 0.0, ""
-        with open(self.log, "wb") as log:
-            while chunk := self.proc.stdout.read1(1 << 16):
-                log.write(chunk)
+        with open(self.log, "w", encoding="utf-8") as log:
+            for raw in self.proc.stdout:
+                if not (line := plain_line(raw.decode(errors="replace"))):
+                    continue
+                log.write(line + "\n")
                 log.flush()
-                lines, bars, pending = split_output(pending + chunk.decode(errors="replace"))
-                if bars and time.monotonic() - last_bar >= PROGRESS_EVERY:
-                    last_bar = time.monotonic()
-                    self._say(bars[-1])
-                for line in lines:
-                    self.on_line(self.index, line)
-                    self._say(line)
-            if pending.strip():
-                self._say(pending)
+                self.on_line(self.index, line)
+                self._say(line)
 
     def _say(self, text: str) -> None:
         self.echo.line(f"[{self.index}] {text.strip()}")
@@ -107,9 +101,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def split_output(text: str) -> tuple[list[str], list[str], str]:
-    """Complete lines, progress-bar redraws (ended by a carriage return), and the unfinished rest."""
-    *complete, rest = text.split("\n")
-    lines = [line.split("\r")[-1] for line in complete if line.split("\r")[-1].strip()]
-    *bars, rest = rest.split("\r")
-    return lines, [b for b in bars if b.strip()], rest
+def plain_line(text: str) -> str:
+    """What a line shows once drawn: the last carriage-return redraw, without terminal escape sequences
+    (colours, cursor moves) and trailing blanks. A library that draws a bar must not fill the saved log
+    with redraws and escapes."""
+    return ESCAPE.sub("", text.rstrip("\r\n").split("\r")[-1]).rstrip()

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..identity import config_hash
 from ..loading import ConfigError, Run
 from ..render import config_yaml, render, to_yaml
+from ..schema import EXIT_BAD_CONFIG
 from .echo import Echo
 from .pod import claim_folders, local_config, local_pod
 from .preflight import check_files, grace_warning
@@ -28,7 +29,9 @@ def train_local(run: Run, options: LocalOptions, echo: Echo) -> RunState:
     folder = options.runs_root / run.run_id
     state = _existing_state(run, folder)
     if state and state.status == "Succeeded":
-        echo.line(f"[job] run {run.run_id} already succeeded: nothing to do")
+        unused = " (the drills were not used)" if options.drills else ""
+        echo.line(f"[job] run {run.run_id} already succeeded: nothing to do{unused}; "
+                  "to train again, pass a new --run-id")
         return state
     objects = render(run.experiment, run.run_id)
     job = objects[-1]
@@ -46,10 +49,19 @@ def train_local(run: Run, options: LocalOptions, echo: Echo) -> RunState:
     pod = local_pod(job, (folder / "config.yaml").resolve(), checkpoint_root)
     state = state or RunState(run.run_id, config_hash(run.experiment))
     state.status, state.reason = "Pending", ""
+    state.logs_dir = f"{str(checkpoint_root).rstrip('/')}/{run.run_id}/logs"  # where the trainer writes them
     state = Supervisor(pod, folder, state, list(options.drills), echo, backoff_base=options.backoff_base).run()
     if state.status == "Succeeded":
         _record_final(state, Path(checkpoint_root) / run.run_id / "final", folder)
     return state
+
+
+def exit_code(state: RunState) -> int:
+    """`launch train --local`'s exit code: 0 succeeded; 2 failed on bad config or data (a pod exited with
+    EXIT_BAD_CONFIG, as README's exit-code table says); 1 any other end."""
+    if state.status == "Succeeded":
+        return 0
+    return 2 if any(r.get("exit_code") == EXIT_BAD_CONFIG for r in state.history) else 1
 
 
 def _existing_state(run: Run, folder: Path) -> RunState | None:

@@ -1,16 +1,20 @@
-"""A local run's folder: run.json (status, attempts, preemptions, metrics), the manifests, per-attempt logs."""
+"""A local run's folder: run.json (status, attempts, preemptions, metrics), the manifests, per-attempt logs
+and events.log, the supervisor's own timestamped lines."""
 
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 
 @dataclass
 class RunState:
     """A local run as `launch status` shows it. `attempts`: pods started, all indexes together;
-    `history`: one record per pod, {"index", "attempt" (per index, from 1), "exit_code" (None while it
-    runs), "drill" ("preempt", "kill" or None)}."""
+    `history`: one record per pod, {"index", "attempt" (per index, from 1), "started" and "ended" (RFC 3339
+    UTC; ended None while it runs), "exit_code" (None while it runs), "drill" ("preempt", "kill" or None),
+    "resumed_from" (the step the gang's training started from while the pod lived, None if it never
+    trained), "stopped_at" (the newest step rank 0 reported when the pod ended)}."""
 
     run_id: str
     config_hash: str
@@ -20,6 +24,7 @@ class RunState:
     failures: int = 0
     reason: str = ""
     final_dir: str = ""
+    logs_dir: str = ""  # the trainer's CSV (csv/metrics.csv) and TensorBoard (tensorboard/) logs
     metrics: dict = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
 
@@ -27,10 +32,25 @@ class RunState:
         """The attempt number of the index's newest pod; 0 before its first."""
         return max((h["attempt"] for h in self.history if h.get("index") == index), default=0)
 
-    def record_exit(self, index: int, attempt: int, code: int | None, drill: str | None) -> None:
+    def record_start(self, index: int, attempt: int) -> None:
+        """A new pod for `index`: attempt `attempt` starts now."""
+        self.history.append({"index": index, "attempt": attempt, "started": utc_now(), "ended": None,
+                             "exit_code": None, "drill": None, "resumed_from": None, "stopped_at": None})
+
+    def record_exit(self, index: int, attempt: int, code: int | None, drill: str | None, step: int | None) -> None:
+        """The pod ended with `code` (None: it could not be reaped) after the gang reached `step`."""
+        for record in self.running(index, attempt):
+            record.update(exit_code=code, drill=drill, ended=utc_now(), stopped_at=step)
+
+    def record_resume(self, step: int) -> None:
+        """The gang started training from `step`: the first such line of each running pod is where it resumed."""
         for record in self.history:
-            if (record.get("index"), record.get("attempt")) == (index, attempt):
-                record["exit_code"], record["drill"] = code, drill
+            running = record.get("ended") is None and record.get("exit_code") is None
+            if running and record.get("resumed_from") is None:
+                record["resumed_from"] = step
+
+    def running(self, index: int, attempt: int) -> list[dict]:
+        return [r for r in self.history if (r.get("index"), r.get("attempt")) == (index, attempt)]
 
     def save(self, folder: Path) -> None:
         """Atomically, so `launch status` never reads half a file."""
@@ -46,7 +66,12 @@ class RunState:
     def summary(self) -> dict:
         return {"run_id": self.run_id, "status": self.status, "attempts": self.attempts,
                 "preemptions": self.preemptions, "failures": self.failures, "reason": self.reason,
-                "final_dir": self.final_dir, "metrics": self.metrics}
+                "final_dir": self.final_dir, "logs_dir": self.logs_dir, "metrics": self.metrics}
+
+
+def utc_now() -> str:
+    """Now as RFC 3339 UTC to the second, the form Kubernetes uses for timestamps."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def log_path(folder: Path, index: int, attempt: int) -> Path:

@@ -17,11 +17,13 @@ from .echo import Echo
 from .jobrules import backoff_seconds, judge_pod
 from .pod import LocalPod
 from .pods import PodProcess, free_port, stop_all
-from .state import RunState
+from .state import RunState, utc_now
 
 
-STEP = re.compile(rf"{STEP_REACHED} (\d+)/")
+STEP = re.compile(rf"{STEP_REACHED} (\d+)/|stopped at step (\d+) on SIGTERM")  # reported, or committed on SIGTERM
 RESUMED = re.compile(rf"{TRAINING_STARTED} (\d+) ")
+ERROR_LINE = re.compile(r"(?<![\w-])(error: .*)$")  # the trainer's last word before exit 2 or 1
+EVENTS = "events.log"
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class Supervisor:
         self._say(f"index {index}: starting attempt {attempt}")
         self.pods[index] = PodProcess(self.pod, self.folder, index, attempt, self.port, self.echo, self._line)
         self.state.attempts += 1
-        self.state.history.append({"index": index, "attempt": attempt, "exit_code": None, "drill": None})
+        self.state.record_start(index, attempt)
         self.state.save(self.folder)
 
     def _ended(self, index: int, pod: PodProcess, code: int) -> None:
@@ -112,7 +114,7 @@ class Supervisor:
         del self.pods[index]
         self.kill_at.pop(index, None)
         drill = self.disrupted.get((index, pod.attempt))
-        self.state.record_exit(index, pod.attempt, code, drill)
+        self.state.record_exit(index, pod.attempt, code, drill, self.step)
         if code:
             self.lost_at_step = self.step if self.lost_at_step is None else self.lost_at_step
         verdict = judge_pod(code, disrupted=drill is not None)
@@ -121,7 +123,7 @@ class Supervisor:
             self.failed_since_success = 0
         elif verdict.action == "fail":
             self.state.failures += 1  # the Job's status.failed counts the pod that failed it
-            self._fail(pod, verdict.reason)
+            self._fail(pod, _with_error_line(verdict.reason, pod.tail()))
         else:
             self._replace(index, pod, verdict)
         self.state.save(self.folder)
@@ -154,20 +156,22 @@ class Supervisor:
         self.due.clear()
         stop_all(list(self.pods.values()), self.pod.grace_seconds)
         for index, pod in self.pods.items():
-            self.state.record_exit(index, pod.attempt, pod.poll(), self.disrupted.get((index, pod.attempt)))
+            self.state.record_exit(index, pod.attempt, pod.poll(), self.disrupted.get((index, pod.attempt)), self.step)
         self.pods.clear()
         self.state.save(self.folder)
 
     def _line(self, index: int, line: str) -> None:
         """Follow rank 0's progress: training (re)started, step reached, steps replayed after a loss."""
         if match := STEP.search(line):
-            self.step = int(match.group(1))
+            self.step = int(match.group(1) or match.group(2))
         elif match := RESUMED.search(line):  # printed by global rank 0 each time the gang (re)starts training
             self.training_since = time.monotonic()
+            self.state.record_resume(int(match.group(1)))
+            self.state.save(self.folder)
             if self.lost_at_step is not None:
                 resumed = int(match.group(1))
                 self._say(f"resumed from the checkpoint at step {resumed}: {max(0, self.lost_at_step - resumed)} "
-                          f"step(s) replayed (the gang had reached step {self.lost_at_step})")
+                          f"step(s) replayed (the gang had reported step {self.lost_at_step})")
                 self.lost_at_step = None
 
     def _drill(self) -> None:
@@ -194,7 +198,16 @@ class Supervisor:
         return bool(deadline) and time.monotonic() - self.started > deadline
 
     def _say(self, message: str) -> None:
+        """Echo one of the supervisor's lines and keep it, timestamped, in the run's events.log."""
         self.echo.line(f"[job] {message}")
+        with open(self.folder / EVENTS, "a") as events:
+            events.write(f"{utc_now()} {message}\n")
+
+
+def _with_error_line(reason: str, tail: list[str]) -> str:
+    """The Job's reason, with the trainer's own last `error:` line when it printed one."""
+    errors = [line for line in tail if ERROR_LINE.search(line)]
+    return f"{reason}: {ERROR_LINE.search(errors[-1]).group(1)}" if errors else reason
 
 
 def _interrupt(signum, frame) -> None:

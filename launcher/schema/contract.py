@@ -23,6 +23,10 @@ ENV_EXPERIMENT_CONFIG = "EXPERIMENT_CONFIG"
 TRAINING_STARTED = "training from step"
 # ... and, every train.log_every_n_steps optimizer steps, "<STEP_REACHED> <step>/<total> ...".
 STEP_REACHED = "reached step"
+# That line in full: "reached step 40/200 (epoch 1/2), loss 0.5120, 28.6 samples/s, ETA 2m05s" (loss, rate
+# and ETA each left out while unknown; samples/s over all ranks since this attempt's first step).
+STEP_LINE = (rf"{STEP_REACHED} (?P<step>\d+)/(?P<total>\d+) \(epoch (?P<epoch>\d+)/(?P<epochs>\d+)\)"
+             r"(?:, loss (?P<loss>\S+?))?(?:, (?P<samples_per_s>[\d.]+) samples/s)?(?:, ETA (?P<eta>\w+))?$")
 
 # A checkpoint save that takes more than this share of job.grace_period_seconds may be cut off by SIGKILL: the
 # launcher warns from the size the model implies, the trainer from the last save it timed.
