@@ -149,3 +149,21 @@ def test_sweep_tables_have_a_column_per_value_that_varies():
                                 "s-1    Succeeded   2          1             0.91            1e-05\n"
                                 "s-2    Running     1          0             -               3e-05\n"
                                 "sweep s: Running")
+
+
+STATUS_KEYS = ["run_id", "status", "where", "namespace", "reason", "attempts", "preemptions", "failures",
+               "committed_step", "metrics", "final_dir", "logs_dir", "created", "config_hash", "indexes", "history"]
+INDEX_KEYS = ["index", "pod", "node", "state", "attempts", "preemptions", "failures"]
+ATTEMPT_KEYS = ["index", "attempt", "state", "pod", "node", "exit_code", "preempted", "ended", "committed_step",
+                "created", "finished", "resumed_from", "stopped_at", "drill"]
+
+
+def test_the_json_of_status_and_list_has_the_shape_the_readme_documents(tmp_path):
+    a_run(tmp_path, SWEEP_RUN, days_ago=1)
+    status = json.loads(local("status", SWEEP_RUN, "-o", "json", root=tmp_path).stdout)
+    (listed,) = json.loads(local("list", "-o", "json", root=tmp_path).stdout)
+    assert listed == status
+    assert (list(status), list(status["indexes"][0]), list(status["history"][0])) == \
+        (STATUS_KEYS, INDEX_KEYS, ATTEMPT_KEYS)
+    assert json.loads(run_launch("validate", "configs/smoke.yaml", "-o", "json").stdout)[0].keys() == \
+        {"file", "run_id", "sweep", "trials", "warnings", "error"}
