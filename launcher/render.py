@@ -120,7 +120,10 @@ def _gpu_warnings(exp: Experiment) -> list[str]:
 
 
 def _metadata(exp: Experiment, name: str, run_id: str) -> dict:
-    return {"name": name, "namespace": exp.namespace, "labels": run_labels(exp, run_id)}
+    """Name and labels; the namespace only when the config (or -n) names one, so that `kubectl apply -n NS`
+    and the context's namespace apply to the rest."""
+    namespace = {"namespace": exp.namespace} if exp.namespace else {}
+    return {"name": name, **namespace, "labels": run_labels(exp, run_id)}
 
 
 class _BlockDumper(yaml.SafeDumper):

@@ -1,18 +1,19 @@
-"""Rich tables of the shared run-status model: one for `launch status RUN`, one for `launch list`.
+"""Plain-text views of the shared run-status model: `launch status RUN` and `launch list`, kubectl style.
 
-The tables are pure apart from Rich (`now`, seconds since the epoch, is passed in so ages are testable);
-print_status and print_list choose between them and JSON.
+Pure: `now` (seconds since the epoch) is passed in so ages are testable. `launch status` is a list of
+sections (the run's summary, its indexes, its attempts, where its results are) separated by a blank line,
+so a new section is one more function. print_status and print_list choose between the text and JSON or YAML.
 """
 
-import json
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
 
-from rich.console import Console
-from rich.table import Column, Table
-
+from .output import emit, table
 from .status import RunStatus
+
+Say = Callable[[str], None]
 
 
 def age(created: str, now: float) -> str:
@@ -34,18 +35,19 @@ def _metrics(metrics: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in metrics.items() if not isinstance(v, (list, dict))) or "-"
 
 
-def run_table(status: RunStatus, now: float) -> Table:
-    """Per index: current pod, node, state, attempts, preemptions, failures; the run's totals in the title
-    and caption."""
-    where = f"{status.namespace}/" if status.namespace else "local "
-    table = Table("index", Column("pod", overflow="fold"), Column("node", overflow="fold"), "state", "attempts",
-                  "preemptions", "failures",
-                  title=f"{where}{status.run_id}: {status.status} (age {age(status.created, now)})",
-                  caption=_caption(status))
-    for row in status.indexes:
-        table.add_row(str(row.index), row.pod or "-", row.node or "-", row.state, str(row.attempts),
-                      str(row.preemptions), str(row.failures))
-    return table
+def _where(status: RunStatus) -> str:
+    return f"cluster, namespace {status.namespace}" if status.namespace else status.where
+
+
+def summary_section(status: RunStatus, now: float) -> str:
+    """Name, where, status, age, counts, committed step, metrics and reason, one `Key: value` a line."""
+    pairs = [("Name", status.run_id), ("Where", _where(status)), ("Status", status.status),
+             ("Age", age(status.created, now)), ("Attempts", str(status.attempts)),
+             ("Preemptions", str(status.preemptions)), ("Failures", str(status.failures)),
+             ("Committed step", _step(status)), ("Metrics", _metrics(status.metrics))]
+    pairs += [("Reason", status.reason)] if status.reason else []
+    width = max(len(key) for key, _ in pairs) + 3
+    return "\n".join(f"{key + ':':<{width}}{value}" for key, value in pairs)
 
 
 def artifact_lines(final_dir: str, logs_dir: str) -> list[str]:
@@ -60,50 +62,64 @@ def artifact_lines(final_dir: str, logs_dir: str) -> list[str]:
     return lines
 
 
-def _caption(status: RunStatus) -> str:
-    parts = [f"{status.attempts} attempt(s), {status.preemptions} preemption(s), {status.failures} failure(s)",
-             f"last committed step: {_step(status)}"]
-    if status.metrics:
-        parts.append(f"metrics: {_metrics(status.metrics)}")
-    if status.reason:
-        parts.append(f"reason: {status.reason}")
-    return "\n".join([*parts, *artifact_lines(status.final_dir, status.logs_dir)])
+def indexes_section(status: RunStatus) -> str:
+    """Per completion index: its newest pod, node and state, and the counts over all its pods."""
+    return table(["index", "pod", "node", "state", "attempts", "preemptions", "failures"],
+                 [(i.index, i.pod or None, i.node or None, i.state, i.attempts, i.preemptions, i.failures)
+                  for i in status.indexes])
 
 
-def history_table(status: RunStatus) -> Table:
-    """Every pod of the run in start order: when it ran, how it ended, and the steps it trained from and to."""
-    table = Table("index", "attempt", "started", "ended", "exit", "drill", "from step", "to step",
-                  Column("outcome", overflow="fold"), title="attempts")
-    dash = lambda value: "-" if value in (None, "") else str(value)  # noqa: E731
-    for a in sorted(status.history, key=lambda a: (a.created, a.index, a.attempt)):
-        table.add_row(str(a.index), str(a.attempt), dash(a.created), dash(a.finished), dash(a.exit_code),
-                      dash(a.drill), dash(a.resumed_from), dash(a.stopped_at), a.ended or a.state)
-    return table
+def history_section(status: RunStatus, wide: bool = False) -> str:
+    """Every pod of the run in start order: when it ran, how it ended, and the steps it trained from and to;
+    `wide` adds its pod and node."""
+    headers = ["index", "attempt", *(["pod", "node"] if wide else []), "started", "ended", "exit", "drill",
+               "from-step", "to-step", "outcome"]
+    rows = [[a.index, a.attempt, *([a.pod or None, a.node or None] if wide else []), a.created or None,
+             a.finished or None, a.exit_code, a.drill or None, a.resumed_from, a.stopped_at, a.ended or a.state]
+            for a in sorted(status.history, key=lambda a: (a.created, a.index, a.attempt))]
+    return table(headers, rows)
 
 
-def list_table(statuses: list[RunStatus], now: float) -> Table:
-    """One row per run, newest first as given."""
-    table = Table(Column("run", overflow="fold"), "where", "status", "attempts", "preemptions", "failures", "step",
-                  Column("metrics", overflow="fold"), "age")
-    for s in statuses:
-        table.add_row(s.run_id, s.namespace or s.where, s.status, str(s.attempts), str(s.preemptions),
-                      str(s.failures), _step(s), _metrics(s.metrics), age(s.created, now))
-    return table
+def status_text(status: RunStatus, now: float, wide: bool = False) -> str:
+    """`launch status` as text: the sections, a blank line between them."""
+    sections = [summary_section(status, now), indexes_section(status)]
+    sections += [history_section(status, wide)] if status.history else []
+    artifacts = artifact_lines(status.final_dir, status.logs_dir)
+    return "\n\n".join(sections + (["\n".join(artifacts)] if artifacts else []))
 
 
-def print_status(status: RunStatus, output: str, say: Callable[[str], None]) -> None:
-    """`launch status`: the table, or with output "json" one JSON object."""
-    if output == "json":
-        say(json.dumps(status.to_json(), default=str))
-    else:
-        Console().print(run_table(status, time.time()))
-        if status.history:
-            Console().print(history_table(status))
+LIST_COLUMNS = ["name", "status", "attempts", "preemptions", "failures", "step", "age"]
+WIDE_COLUMNS = ["name", "status", "attempts", "preemptions", "failures", "step", "where", "config-hash",
+                "metrics", "age"]
 
 
-def print_list(statuses: list[RunStatus], output: str, say: Callable[[str], None]) -> None:
-    """`launch list`: the table, or with output "json" one JSON array."""
-    if output == "json":
-        say(json.dumps([s.to_json() for s in statuses], default=str))
-    else:
-        Console().print(list_table(statuses, time.time()))
+def oldest_first(statuses: list[RunStatus]) -> list[RunStatus]:
+    """Runs in creation order, newest last (runs of unknown age first), then by name."""
+    return sorted(statuses, key=lambda s: (s.created, s.run_id))
+
+
+def list_text(statuses: list[RunStatus], now: float, wide: bool = False) -> str:
+    """`launch list` as text: one row per run as given, the NAME column whole."""
+    def row(s: RunStatus) -> list:
+        cells = {"name": s.run_id, "status": s.status, "attempts": s.attempts, "preemptions": s.preemptions,
+                 "failures": s.failures, "step": _step(s), "where": s.namespace or s.where,
+                 "config-hash": s.config_hash or None, "metrics": _metrics(s.metrics), "age": age(s.created, now)}
+        return [cells[c] for c in columns]
+    columns = WIDE_COLUMNS if wide else LIST_COLUMNS
+    return table(columns, [row(s) for s in statuses])
+
+
+def print_status(status: RunStatus, output: str, say: Say) -> None:
+    """`launch status`: the text (text, wide), or one JSON object or YAML document (RunStatus.to_json)."""
+    emit(status.to_json(), output, lambda: status_text(status, time.time(), output == "wide"), say)
+
+
+def print_list(statuses: list[RunStatus], output: str, say: Say, empty: str = "No runs found.") -> None:
+    """`launch list`: the table, newest last, or a JSON array / YAML list of RunStatus.to_json in the same
+    order. With no run, the text output is `empty` on stderr (as kubectl's "No resources found")."""
+    ordered = oldest_first(statuses)
+    if not ordered and output in ("text", "wide"):
+        print(empty, file=sys.stderr)
+        return
+    emit([s.to_json() for s in ordered], output, lambda: list_text(ordered, time.time(), output == "wide"), say)
+

@@ -1,18 +1,19 @@
 """What `launch sweep SWEEP [--dry-run] [--wait] [-o json]`, `launch sweep status SWEEP` and `launch sweep
 SWEEP --local` do; launcher/cli.py parses the options.
 
-A pass prints one line per trial (run id, state, the values that vary) and a summary line for people, or one
-JSON document per pass for `-o json`: {"sweep", "namespace", "max_parallel", "queue", "trials": [{"run_id",
-"values", "state", "created"}], "orphans", "done"}; exit 0 (with --wait: every trial succeeded) or 1 (--wait:
-some trial failed). `status` and `--local` print ranked rows (launcher/sweep_rank.py).
+A pass prints a table, a row per trial (run id, state, the values that vary), and a summary line for
+people, or one JSON document per pass for `-o json` (the same as YAML for `-o yaml`): {"sweep", "namespace",
+"max_parallel", "queue", "trials": [{"run_id", "values", "state", "created"}], "orphans", "done"}; exit 0
+(with --wait: every trial succeeded) or 1 (--wait: some trial failed). `status` and `--local` print ranked
+rows (launcher/sweep_rank.py).
 """
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .output import document, table
 from .sweep_expand import Trial, expand
 from .sweep_load import LoadedSweep, load_sweep
 
@@ -30,10 +31,12 @@ def load_trials(path: Path, namespace: str | None) -> tuple[LoadedSweep, list[Tr
 
 
 def summary(loaded: LoadedSweep, trials: list[Trial], states: dict[str, str], created: list[str],
-            orphans: list[str]) -> dict:
-    """The JSON document of one pass (see the module docstring)."""
+            orphans: list[str], namespace: str | None = None) -> dict:
+    """The JSON document of one pass (see the module docstring); `namespace`: where the pass looked (a dry
+    run: the one -n or the config names, null for the context's)."""
     sweep = loaded.sweep
-    return {"sweep": sweep.name, "namespace": trials[0].experiment.namespace if trials else None,
+    configured = trials[0].experiment.namespace if trials else None
+    return {"sweep": sweep.name, "namespace": namespace or configured,
             "max_parallel": sweep.max_parallel, "queue": trials[0].experiment.scheduling.queue if trials else None,
             "trials": [{"run_id": t.run_id, "values": t.values, "state": states.get(t.run_id, "planned"),
                         "created": t.run_id in created} for t in trials],
@@ -42,13 +45,15 @@ def summary(loaded: LoadedSweep, trials: list[Trial], states: dict[str, str], cr
 
 
 def show(doc: dict, output: str, say: Say) -> None:
-    """Print a pass: JSON on one line, or a line per trial, per orphan and a summary."""
-    if output == "json":
-        say(json.dumps(doc))
+    """Print a pass: one JSON/YAML document, or a table (a row per trial, a column per value that varies),
+    a line per orphan and a summary."""
+    if output in ("json", "yaml"):
+        say(document(doc, output))
         return
-    for row in doc["trials"]:
-        values = " ".join(f"{k}={v}" for k, v in row["values"].items())
-        say(f"{row['run_id']}  {row['state']}{' (created)' if row['created'] else ''}  {values}")
+    keys = _value_keys(doc["trials"])
+    say(table(["name", "state", "created", *keys],
+              [[row["run_id"], row["state"], "yes" if row["created"] else "", *(row["values"].get(k) for k in keys)]
+               for row in doc["trials"]]))
     for orphan in doc["orphans"]:
         say(f"{orphan}  orphaned: no trial of the sweep file has this config any more (left as is)")
     counts = {}
@@ -56,6 +61,11 @@ def show(doc: dict, output: str, say: Say) -> None:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
     say(f"sweep {doc['sweep']}: {len(doc['trials'])} trials, "
         + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+
+
+def _value_keys(rows: list[dict]) -> list[str]:
+    """The config paths the trials vary, in first-seen order."""
+    return list(dict.fromkeys(key for row in rows for key in row["values"]))
 
 
 def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
@@ -71,7 +81,7 @@ def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
     kube = target.kube(trials[0].experiment.namespace)
     while True:
         result = reconcile(kube, loaded.sweep.name, trials, loaded.sweep.max_parallel)
-        show(summary(loaded, trials, result.states, result.created, result.orphans), output, say)
+        show(summary(loaded, trials, result.states, result.created, result.orphans, kube.namespace), output, say)
         if not wait or result.done:
             break
         time.sleep(interval)
@@ -79,15 +89,16 @@ def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
 
 
 def show_ranked(doc: dict, output: str, say: Say) -> None:
-    """Print ranked rows (launcher/sweep_rank.py) and the sweep's state: JSON on one line, or a line each."""
-    if output == "json":
-        say(json.dumps(doc))
+    """Print ranked rows (launcher/sweep_rank.py) and the sweep's state: one JSON/YAML document, or a table,
+    best first, and a line."""
+    if output in ("json", "yaml"):
+        say(document(doc, output))
         return
     name = doc["metric"]["name"] if doc["metric"] else "metric"
-    for row in doc["trials"]:
-        values = " ".join(f"{k}={v}" for k, v in row["values"].items())
-        say(f"{row['run_id']}  {row['state']}  attempts={row['attempts']} preemptions={row['preemptions']}  "
-            f"{name}={'-' if row['metric'] is None else row['metric']}  {values}")
+    keys = _value_keys(doc["trials"])
+    say(table(["name", "state", "attempts", "preemptions", name, *keys],
+              [[row["run_id"], row["state"], row["attempts"], row["preemptions"], row["metric"],
+                *(row["values"].get(k) for k in keys)] for row in doc["trials"]]))
     say(f"sweep {doc['sweep']}: {doc['state']}")
 
 
@@ -117,7 +128,7 @@ def local(path: Path, runs_root: Path, volumes_root: Path, output: str, say: Say
 
     loaded, trials = load_trials(path, None)
     options = LocalOptions(runs_root=runs_root, volumes_root=volumes_root)
-    echo, rows = Echo(sys.stderr if output == "json" else sys.stdout), []
+    echo, rows = Echo(sys.stderr if output in ("json", "yaml") else sys.stdout), []
     for trial in trials:
         state = train_local(Run(trial.experiment, trial.run_id, str(path)), options, echo=echo)
         done = local_status(state, folder_created(runs_root / trial.run_id))

@@ -35,8 +35,8 @@ def is_sweep_file(path: Path) -> bool:
     """Whether `path` holds a sweep (a mapping with `kind: Sweep`) rather than an experiment config.
     Unreadable or invalid YAML counts as not a sweep: the experiment loader then reports it."""
     try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError):
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False
     return isinstance(raw, dict) and raw.get("kind") == "Sweep"
 
@@ -106,9 +106,11 @@ def _base(path: Path, sweep: Sweep, lines: dict[tuple, int]) -> dict:
     base_path = (Path(path).parent / sweep.base.config)
     where = _where(str(path), lines.get(("base", "config")))
     try:
-        raw = yaml.safe_load(base_path.read_text())
+        raw = yaml.safe_load(base_path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{where}: base.config: cannot read {base_path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: base.config: {base_path} is not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", exc)
         raise ConfigError(f"{where}: base.config: {base_path} is not valid YAML: {problem}") from None

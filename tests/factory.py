@@ -4,6 +4,7 @@ import copy
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -71,3 +72,24 @@ def run_launch(*args: str, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200", **kw.pop("env", {})}
     return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True, text=True,
                           cwd=kw.pop("cwd", ROOT), env=env, **kw)
+
+
+DAY = 86400
+
+
+def a_run(root: Path, run_id: str, days_ago: int, status: str = "Succeeded") -> Path:
+    """A local run's folder as the runner leaves it: run.json, config.yaml (its start time), one log."""
+    from launcher.local.state import RunState, log_path
+
+    folder = root / run_id
+    folder.mkdir(parents=True)
+    history = [{"index": 0, "attempt": 1, "exit_code": 75, "drill": "preempt"},
+               {"index": 0, "attempt": 2, "exit_code": 0 if status == "Succeeded" else None, "drill": None}]
+    RunState(run_id, "3f2a1b4c", status=status, attempts=2, preemptions=1, history=history,
+             metrics={"test_accuracy": 0.9}).save(folder)
+    started = time.time() - days_ago * DAY - 60
+    (folder / "config.yaml").write_text("name: bert\n")
+    os.utime(folder / "config.yaml", (started, started))
+    log_path(folder, 0, 2).parent.mkdir()
+    log_path(folder, 0, 2).write_text("step 1\rstep 2\nfinished\n")
+    return folder

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from launcher.schema.contract import termination_message
 from tests.cluster.kubelet import NODE_SHUTDOWN
@@ -73,6 +74,13 @@ def test_a_run_is_submitted_preempted_replaced_followed_cancelled_and_resumed(ku
         ("Succeeded", 2, 1, 0)
     assert (status["committed_step"], status["metrics"]) == (80, metrics)
     assert [a["committed_step"] for a in status["history"] if a["index"] == 1] == [40, 80]
+    assert yaml.safe_load(launch("status", run_id, "-o", "yaml").stdout) == status
+    wide = launch("status", run_id, "-o", "wide").stdout
+    assert f"Where:           cluster, namespace {namespace}\n" in wide and "\nINDEX   ATTEMPT   POD " in wide
+    assert [line.split()[:2] for line in launch("list").stdout.splitlines()] == [["NAME", "STATUS"],
+                                                                                [run_id, "Succeeded"]]
+    assert yaml.safe_load(launch("doctor", run_id, "-o", "yaml").stdout) == _json(launch("doctor", run_id, "-o",
+                                                                                         "json"))
 
     out, err = follower.communicate(timeout=60)
     assert follower.returncode == 0, err

@@ -80,4 +80,6 @@ def test_missing_file_is_one_line():
 
 def test_unknown_output_format():
     result = run_launch("render", "configs/smoke.yaml", "-o", "toml")
-    assert (result.returncode, result.stderr) == (2, "error: -o toml: allowed: yaml, json\n")
+    assert (result.returncode, result.stderr) == (
+        2, "error: Invalid value for '-o' / '--output': 'toml' is not one of 'yaml', 'json'. "
+           "(see `launch render --help`)\n")

@@ -11,8 +11,7 @@ from launcher.local.pod import LocalPod
 from launcher.local.state import RunState
 from launcher.local.supervisor import Drill, Supervisor
 from launcher.status_local import local_status
-from launcher.status_table import artifact_lines, history_table
-from rich.console import Console
+from launcher.status_table import artifact_lines, history_section
 
 RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
@@ -59,12 +58,8 @@ def test_saved_and_echoed_output_has_no_escape_sequence_or_redraw(tmp_path):
 def test_status_shows_each_pods_history(tmp_path):
     state, _ = story(tmp_path)
     status = local_status(state)
-    console = Console(file=io.StringIO(), width=200)
-    console.print(history_table(status))
-    text = console.file.getvalue().replace("┃", "│")
-    rows = [line.split("│")[1:-1] for line in text.splitlines() if "│" in line]
-    cells = [[cell.strip() for cell in row] for row in rows]
-    assert cells[0] == ["index", "attempt", "started", "ended", "exit", "drill", "from step", "to step", "outcome"]
+    cells = [re.split(r" {3,}", line) for line in history_section(status).splitlines()]
+    assert cells[0] == ["INDEX", "ATTEMPT", "STARTED", "ENDED", "EXIT", "DRILL", "FROM-STEP", "TO-STEP", "OUTCOME"]
     assert [c[:2] + c[4:] for c in cells[1:]] == [["0", "1", "75", "preempt", "0", "10", "preempted: preempt drill"],
                                                  ["0", "2", "0", "-", "10", "20", "Succeeded"]]
     shown = json.loads(json.dumps(status.to_json()))["history"]

@@ -225,3 +225,27 @@ def test_a_second_ctrl_c_while_stopping_still_stops_every_index_and_records_the_
     state = run_state(tmp_path)
     assert state["status"] == "Cancelled" and state["history"][-1]["exit_code"] == 75
     assert trainer_pids(config) == []
+
+
+def test_a_ctrl_c_that_lands_while_the_echo_is_busy_still_gets_its_notice():
+    """The second Ctrl-C's notice must not wait, inside the signal handler, for the lock the interrupted
+    main thread holds (that deadlock hung the run: the pods were never stopped)."""
+    import io
+    import os
+    import signal
+    import time
+
+    from launcher.local.echo import Echo
+    from launcher.local.supervisor import uninterruptible
+
+    stream = io.StringIO()
+    echo = Echo(stream)
+    with uninterruptible(lambda: echo.line("still stopping")):
+        with echo.lock:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # the handler runs here, on the main thread, while it holds the lock
+        for _ in range(50):
+            if stream.getvalue():
+                break
+            time.sleep(0.1)
+    assert stream.getvalue() == "still stopping\n"

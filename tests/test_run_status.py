@@ -2,13 +2,12 @@
 run.json in, the same RunStatus out. Shapes from shared/reference/kubernetes-run-status.md."""
 
 import pytest
-from rich.console import Console
 
 from launcher.cluster.runstatus import run_status
 from launcher.local.state import RunState
 from launcher.schema.contract import termination_message
 from launcher.status_local import local_status
-from launcher.status_table import age, list_table, run_table
+from launcher.status_table import age, status_text
 
 T0 = "2026-04-26T18:35:42Z"
 NODE_SHUTDOWN = "Pod was terminated in response to imminent node shutdown."
@@ -105,16 +104,26 @@ def test_a_local_run_uses_the_same_model_and_keeps_its_summary_fields():
     assert status.history[1].ended == "preempted: preempt drill"
 
 
-def test_ages_and_tables():
+def test_ages_and_the_status_text():
     now = 1777228542.0 + 3 * 3600  # T0 + 3 h
     assert (age(T0, now), age("", now), age(T0, 1777228542.0 + 59)) == ("3h", "-", "59s")
     status = run_status(job(completions=1), [pod(0, T0, "Running", {"running": {}})])
-    console = Console(record=True, width=200)
-    console.print(run_table(status, now))
-    console.print(list_table([status], now))
-    text = console.export_text()
-    assert "training/bert-1a2b3c4d: Running (age 3h)" in text
-    assert "gke-spot-0" in text and "last committed step: -" in text
+    assert status_text(status, now) == (
+        "Name:            bert-1a2b3c4d\n"
+        "Where:           cluster, namespace training\n"
+        "Status:          Running\n"
+        "Age:             3h\n"
+        "Attempts:        1\n"
+        "Preemptions:     0\n"
+        "Failures:        0\n"
+        "Committed step:  -\n"
+        "Metrics:         -\n"
+        "\n"
+        "INDEX   POD                  NODE         STATE     ATTEMPTS   PREEMPTIONS   FAILURES\n"
+        "0       bert-1a2b3c4d-0-42   gke-spot-0   Running   1          0             0\n"
+        "\n"
+        "INDEX   ATTEMPT   STARTED                ENDED   EXIT   DRILL   FROM-STEP   TO-STEP   OUTCOME\n"
+        "0       1         2026-04-26T18:35:42Z   -       -      -       -           -         Running")
 
 
 def test_a_local_run_is_as_old_as_its_folders_config(tmp_path):

@@ -91,10 +91,10 @@ def test_the_example_sweep_validates_and_keeps_its_trial_ids():
         (0, "ok: configs/sweeps/bert-lr.yaml -> sweep bert-lr: 4 trials\n")
     trials = expand(load_sweep(ROOT / "configs/sweeps/bert-lr.yaml"))
     assert [(t.run_id, t.values) for t in trials] == [
-        ("bert-lr-5d9cc36a", {"train.lr": 1e-05, "train.weight_decay": 0.0323833}),
-        ("bert-lr-c056977f", {"train.lr": 3e-05, "train.weight_decay": 0.0323833}),
-        ("bert-lr-f23d4b88", {"train.lr": 3e-05, "train.weight_decay": 0.0150849}),
-        ("bert-lr-f592ed0d", {"train.lr": 1e-05, "train.weight_decay": 0.0150849}),
+        ("bert-lr-80688b65", {"train.lr": 1e-05, "train.weight_decay": 0.0150849}),
+        ("bert-lr-a2b23e7c", {"train.lr": 3e-05, "train.weight_decay": 0.0323833}),
+        ("bert-lr-bf5b8cc0", {"train.lr": 3e-05, "train.weight_decay": 0.0150849}),
+        ("bert-lr-e3ca9496", {"train.lr": 1e-05, "train.weight_decay": 0.0323833}),
     ]
     assert {(t.experiment.sweep, t.experiment.train.epochs) for t in trials} == {("bert-lr", 2)}
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import urllib3
+import yaml
 from kubernetes import client, config
 
 from ..loading import ConfigError
@@ -62,6 +63,10 @@ def connect(kubeconfig: Path | None = None, context: str | None = None) -> clien
         return config.new_client_from_config(config_file=str(kubeconfig) if kubeconfig else None, context=context)
     except config.ConfigException as exc:
         raise ClusterError(f"kubeconfig: {str(exc).splitlines()[0]}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        where = kubeconfig or location
+        raise ClusterError(f"kubeconfig {where}: not a kubeconfig (YAML) file: {str(exc).splitlines()[0]}; "
+                           "pass another with --kubeconfig") from None
 
 
 def context_namespace(kubeconfig: Path | None = None, context: str | None = None) -> str | None:
@@ -107,8 +112,10 @@ class Kube:
                     raise ClusterError(f"{verb} {resource}: the API server's certificate is not trusted by the "
                                        f"kubeconfig's CA ({_tls_refused(exc)}): check --context/--kubeconfig") from None
                 if attempt == tries:
-                    raise ClusterError(f"{verb} {resource}: no answer from the API server after "
-                                       f"{attempt} tries ({type(exc).__name__})") from None
+                    raise ClusterError(f"{verb} {resource}: no answer from the API server "
+                                       f"{self.api.configuration.host} after {attempt} tries "
+                                       f"({type(exc).__name__}): check that the cluster is up and the kubeconfig's "
+                                       "context (--context, --kubeconfig)") from None
                 self.sleep(self.policy.delay(attempt))
         raise AssertionError("unreachable")
 

@@ -1,13 +1,13 @@
 """What `launch train|status|list|logs|cancel|resume|doctor` do on a cluster; launcher/cli.py parses the
-options and calls these. Output: Rich tables and plain lines for people, one JSON document for `-o json`.
-Each function returns the process's exit code."""
+options and calls these. Output: plain tables and lines for people, one JSON document for `-o json` (the same
+as YAML for `-o yaml`). Each function returns the process's exit code."""
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..loading import Run
+from ..output import document
 from ..render import render
 from ..status_table import print_list, print_status
 from . import doctor, follow, ops
@@ -28,23 +28,25 @@ class Target:
     kubeconfig: Path | None = None
     runs_root: Path = Path("runs")
 
-    def kube(self, namespace: str | None = None) -> Kube:
-        api = connect(self.kubeconfig, self.context)
-        chosen = namespace or self.namespace or context_namespace(self.kubeconfig, self.context) or "default"
-        return Kube(api, chosen)
+    def namespace_for(self, configured: str | None = None) -> str:
+        """--namespace, else the config's `configured` one, else the context's, else "default"."""
+        return self.namespace or configured or context_namespace(self.kubeconfig, self.context) or "default"
+
+    def kube(self, configured: str | None = None) -> Kube:
+        return Kube(connect(self.kubeconfig, self.context), self.namespace_for(configured))
 
 
-def _json(value) -> str:
-    return json.dumps(value, default=str)
+def _structured(output: str) -> bool:
+    return output in ("json", "yaml")
 
 
 def train(target: Target, run: Run, dry_run: str, wait: bool, output: str, say: Say) -> int:
     """Submit (or check with `dry_run`), optionally follow to the end; 0 unless --wait saw it fail."""
     objects = render(run.experiment, run.run_id)
     if dry_run == "client":
-        say(_json({"dry_run": "client", "objects": objects}) if output == "json" else
+        say(document({"dry_run": "client", "objects": objects}, output) if _structured(output) else
             f"dry run (client): would create {', '.join(o['kind'] + '/' + o['metadata']['name'] for o in objects)}"
-            f" in namespace {run.experiment.namespace}")
+            f" in namespace {target.namespace_for(run.experiment.namespace)}")
         return 0
     kube = target.kube(run.experiment.namespace)
     submitted = submit(kube, objects, dry_run)
@@ -52,10 +54,10 @@ def train(target: Target, run: Run, dry_run: str, wait: bool, output: str, say: 
         ops.remember(kube, run.run_id, objects[0]["data"]["config.yaml"], target.runs_root)
     status = ops.read_status(kube, run.run_id) if submitted.existed else run_status(submitted.job, [])
     if wait and not dry_run:
-        status = follow.wait_run(kube, run.run_id, say if output != "json" else lambda _: None)
+        status = follow.wait_run(kube, run.run_id, say if not _structured(output) else lambda _: None)
     verb = "already submitted:" if submitted.existed else "server dry run passed for" if dry_run else "submitted"
-    say(_json({**status.to_json(), "created": submitted.created, "existed": submitted.existed, "dry_run": dry_run})
-        if output == "json" else
+    say(document({**status.to_json(), "created": submitted.created, "existed": submitted.existed,
+                  "dry_run": dry_run}, output) if _structured(output) else
         f"{verb} run {run.run_id} in namespace {kube.namespace} ({status.status}); follow it with "
         f"`launch logs {run.run_id} -f`, check it with `launch status {run.run_id}`")
     return 0 if not wait or status.status == "Succeeded" else 1
@@ -72,8 +74,9 @@ def status(target: Target, run_id: str, output: str, say: Say) -> int:
 
 
 def list_runs(target: Target, output: str, say: Say) -> int:
-    """`launch list`: every launch-managed run of the namespace, newest first."""
-    print_list(ops.list_statuses(target.kube()), output, say)
+    """`launch list`: every launch-managed run of the namespace, newest last."""
+    kube = target.kube()
+    print_list(ops.list_statuses(kube), output, say, f"No runs found in namespace {kube.namespace}.")
     return 0
 
 
@@ -100,7 +103,7 @@ def cancel(target: Target, run_id: str, output: str, say: Say) -> int:
     """`launch cancel`: delete the run's objects (foreground), keep its checkpoints, say how to resume."""
     before = ops.cancel(target.kube(), run_id, target.runs_root)
     step = f" (last committed step {before.committed_step})" if before.committed_step is not None else ""
-    say(_json({**before.to_json(), "status": "Cancelled"}) if output == "json" else
+    say(document({**before.to_json(), "status": "Cancelled"}, output) if _structured(output) else
         f"cancelled run {run_id}: its Job, pods, ConfigMap and Service are deleted; its checkpoints are kept"
         f"{step}. Bring it back with `launch resume {run_id}`")
     return 0
@@ -110,12 +113,12 @@ def resume(target: Target, run_id: str, output: str, say: Say) -> int:
     """`launch resume`: re-submit a Failed or Cancelled run under its run id; leave any other alone."""
     before, submitted = ops.resume(target.kube(), run_id, target.runs_root)
     if submitted is None:
-        say(_json(before.to_json()) if output == "json" else
+        say(document(before.to_json(), output) if _structured(output) else
             f"run {run_id} is {before.status}: nothing to resume (only Failed or Cancelled runs are)")
         return 0
     status = run_status(submitted.job, [])
     was = before.status if before else "gone"
-    say(_json(status.to_json()) if output == "json" else
+    say(document(status.to_json(), output) if _structured(output) else
         f"resumed run {run_id} (was {was}): the trainer continues from its newest valid checkpoint")
     return 0
 
@@ -130,8 +133,8 @@ def diagnose(target: Target, run_id: str, output: str, say: Say) -> int:
     queued = (job.get("spec") or {}).get("suspend") and QUEUE_LABEL in (job["metadata"].get("labels") or {})
     workloads = kube.workloads(job["metadata"]["uid"]) if queued else None
     findings = doctor.diagnose(job, pods, kube.events(), _crash_logs(kube, pods), workloads)
-    if output == "json":
-        say(_json([f.__dict__ for f in findings]))
+    if _structured(output):
+        say(document([f.__dict__ for f in findings], output))
     else:
         for f in findings:
             say(f"{'problem' if f.problem else 'ok'}: {f.what}" + (f" [{f.pod}]" if f.pod else ""))

@@ -12,6 +12,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..errors import ConfigError
+
 FILE = "cluster.json"
 
 
@@ -35,4 +37,7 @@ class ClusterRecord:
     @classmethod
     def load(cls, runs_root: Path, run_id: str) -> "ClusterRecord | None":
         path = runs_root / run_id / FILE
-        return cls(**json.loads(path.read_text())) if path.is_file() else None
+        try:
+            return cls(**json.loads(path.read_text())) if path.is_file() else None
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{path}: unreadable ({exc}); fix or remove it") from None

@@ -83,3 +83,15 @@ def list_runs(root: Path) -> list[RunState]:
         return []
     states = (RunState.load(p) for p in sorted(root.iterdir()) if p.is_dir())
     return [s for s in states if s is not None]
+
+
+RUNS_ROOT_ENV = "KUBETRAIN_RUNS_ROOT"
+
+
+def default_runs_root() -> Path:
+    """Where local run state lives unless --runs-root says otherwise, whatever the working directory:
+    $KUBETRAIN_RUNS_ROOT, else $XDG_STATE_HOME/kubetrain/runs, else ~/.local/state/kubetrain/runs."""
+    if moved := os.environ.get(RUNS_ROOT_ENV):
+        return Path(moved).expanduser()
+    state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state_home) / "kubetrain" / "runs"

@@ -6,6 +6,7 @@ SIGKILL after the grace period) or a node that vanishes without notice (SIGKILL 
 import random
 import re
 import signal
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -217,8 +218,10 @@ def _interrupt(signum, frame) -> None:
 @contextmanager
 def uninterruptible(notice: Callable[[], None]) -> Iterator[None]:
     """Ctrl-C and SIGTERM only call `notice` inside: a second Ctrl-C must not orphan the trainers (they run
-    in sessions of their own) mid-save, nor leave run.json saying Running."""
-    handler = lambda signum, frame: notice()  # noqa: E731
+    in sessions of their own) mid-save, nor leave run.json saying Running. `notice` runs on a thread of its
+    own: the signal may land while the main thread holds the echo's lock, and a handler that printed itself
+    would wait on that lock forever."""
+    handler = lambda signum, frame: threading.Thread(target=notice, daemon=True).start()  # noqa: E731
     previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield

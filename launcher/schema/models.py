@@ -289,8 +289,9 @@ class Experiment(Section):
 
     name: Name
     """Experiment name: the run id is <name>-<config hash>."""
-    namespace: Name = "default"
-    """Kubernetes namespace of the run."""
+    namespace: Name | None = None
+    """Namespace the run goes to; default: `-n`, else the kubeconfig context's, else "default". Where a run
+    goes, not what it is: not part of the run id."""
     image: Image = "ghcr.io/kubetrain/trainer:0.1.0"
     """Trainer image, built from Dockerfile.train."""
     sweep: Name | None = None
