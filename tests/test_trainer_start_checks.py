@@ -19,7 +19,7 @@ from trainer.checkpoints.state import to_bytes
 from trainer.checkpoints.store import open_store
 from trainer.env import Cluster
 from trainer.records import DataError
-from trainer.run import _limit_threads, load_resume_point
+from trainer.run import _limit_threads, load_resume_point, slow_precision
 
 
 def cluster(nproc: int = 1) -> Cluster:
@@ -37,6 +37,15 @@ def test_every_cpu_quantity_sizes_the_thread_pool(monkeypatch, cpu, nproc, threa
         assert torch.get_num_threads() == threads
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("native, precision, warned", [(True, "bf16-mixed", False), (False, "bf16-mixed", True),
+                                                       (False, "32", False)])
+def test_bf16_on_a_cpu_without_native_bfloat16_is_a_warning(monkeypatch, native, precision, warned):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
+    message = slow_precision(make_experiment(train={"precision": precision}))
+    assert message == ("train.precision is bf16-mixed but this CPU has no native bfloat16: it runs slower than "
+                       "--set train.precision=32" if warned else None)
 
 
 def test_a_trainer_given_millicores_trains_to_the_end(tmp_path):

@@ -48,6 +48,8 @@ def train(exp: Experiment, cluster: Cluster, flag: StopFlag, config: bytes) -> d
     _quiet_lightning()
     pl.seed_everything(exp.train.seed, workers=True, verbose=False)
     _limit_threads(exp, cluster)
+    if message := slow_precision(exp):
+        phase(cluster, f"warning: {message}")
     store = open_store(cluster.checkpoint_uri, cluster.run_id)
     final = open_store(cluster.checkpoint_uri, cluster.run_id, area="final")
     store.check()
@@ -262,6 +264,13 @@ def _limit_threads(exp: Experiment, cluster: Cluster) -> None:
     # Lightning's DDP setup resets the thread count to cpu_count // local processes unless this is set,
     # which ignores the pod's CPU limit (lightning_fabric.utilities.distributed._set_num_threads_if_needed).
     os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
+def slow_precision(exp: Experiment) -> str | None:
+    """bf16-mixed on a CPU without native bfloat16 (AVX512-BF16 or AMX on x86) is emulated, slower than 32-bit."""
+    if exp.train.precision != "bf16-mixed" or exp.resources.gpu.count or torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return None
+    return "train.precision is bf16-mixed but this CPU has no native bfloat16: it runs slower than --set train.precision=32"
 
 
 def _quiet_lightning() -> None:
