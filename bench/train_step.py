@@ -1,6 +1,7 @@
 """Per-step time of the trainer (Lightning, our callbacks and logging) against a plain PyTorch loop.
 
-Same model (the quickstart's MiniLM), same batches, same AdamW and schedule, one process, on this CPU.
+Same model (the quickstart's MiniLM), same batches, same AdamW and schedule, same precision (the config's),
+one process, on this CPU.
 Rounds alternate Lightning and plain, so machine noise hits both; the ratio of medians is the result.
 
 Usage: .venv/bin/python bench/train_step.py [--steps 12] [--rounds 3]   (needs `make quickstart` data)
@@ -58,10 +59,12 @@ def plain_steps(exp, data: list[dict]) -> list[float]:
     module = Classifier(build_network(exp, model_dir(exp), ["great", "other"], 0), exp, 2, len(data))
     config = module.configure_optimizers()
     optimizer, scheduler = config["optimizer"], config["lr_scheduler"]["scheduler"]
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=exp.train.precision == "bf16-mixed")
     starts = []
     for batch in data:
         starts.append(time.perf_counter())
-        loss = torch.nn.functional.cross_entropy(module(batch), batch["labels"])
+        with autocast:  # what Lightning's precision plugin wraps around the training step
+            loss = torch.nn.functional.cross_entropy(module(batch), batch["labels"])
         loss.backward()
         optimizer.step()
         scheduler.step()

@@ -69,9 +69,9 @@ def test_status_shows_each_pods_history(tmp_path):
 def test_summary_and_status_name_the_metrics_and_tensorboard_folders():
     assert artifact_lines("/ckpt/run/final", "/ckpt/run/logs") == [
         "final model: /ckpt/run/final",
-        "metrics: /ckpt/run/logs/csv/metrics.csv; TensorBoard: tensorboard --logdir /ckpt/run/logs/tensorboard"]
+        "metrics history: /ckpt/run/logs/csv/metrics.csv; TensorBoard: tensorboard --logdir /ckpt/run/logs/tensorboard"]
     assert artifact_lines("", "s3://b/p/run/logs") == [
-        "metrics: s3://b/p/run/logs/csv/metrics.csv; TensorBoard: aws s3 sync s3://b/p/run/logs logs && "
+        "metrics history: s3://b/p/run/logs/csv/metrics.csv; TensorBoard: aws s3 sync s3://b/p/run/logs logs && "
         "tensorboard --logdir logs/tensorboard"]
 
 

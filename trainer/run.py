@@ -270,7 +270,8 @@ def slow_precision(exp: Experiment) -> str | None:
     """bf16-mixed on a CPU without native bfloat16 (AVX512-BF16 or AMX on x86) is emulated, slower than 32-bit."""
     if exp.train.precision != "bf16-mixed" or exp.resources.gpu.count or torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return None
-    return "train.precision is bf16-mixed but this CPU has no native bfloat16: it runs slower than --set train.precision=32"
+    return ("train.precision is bf16-mixed but this CPU has no native bfloat16: it runs slower than "
+            "--set train.precision=32")
 
 
 def _quiet_lightning() -> None:
