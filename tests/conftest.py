@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from tests.factory import config_writer, run_launch
@@ -6,6 +8,13 @@ from tests.factory import config_writer, run_launch
 @pytest.fixture
 def write_config(tmp_path):
     return config_writer(tmp_path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def runs_root(tmp_path_factory):
+    """Local run state of every test goes to a temporary runs root, never to the user's
+    (~/.local/state/kubetrain/runs); `launch` processes the tests start inherit it."""
+    os.environ["KUBETRAIN_RUNS_ROOT"] = str(tmp_path_factory.mktemp("runs-root"))
 
 
 @pytest.fixture(scope="session")
