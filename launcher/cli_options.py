@@ -14,7 +14,8 @@ FLAG = ""  # the metavar of an option that takes no value: Typer would show <boo
 
 def _argument_metavar_only() -> None:
     """Typer 0.29 prints an argument's Python type after its metavar ("CONFIG... <list[Path]>", "RUN <str>");
-    show the metavar alone, as Click does. Options need no patch: their metavar replaces the type."""
+    show the metavar alone, as Click does. Options need no patch: their metavar replaces the type.
+    Upstream: https://github.com/fastapi/typer/issues/1156 (changed by fastapi/typer#1410)."""
     from typer.core import TyperArgument
 
     shown = TyperArgument.display_type_rich
