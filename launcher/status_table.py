@@ -54,12 +54,10 @@ def artifact_lines(final_dir: str, logs_dir: str) -> list[str]:
     """Where a run's results are, and how to open its TensorBoard: the lines both the end-of-run summary
     and `launch status` print."""
     lines = [f"final model: {final_dir}"] if final_dir else []
-    if logs_dir and logs_dir.startswith("s3://"):
-        lines.append(f"metrics history: {logs_dir}/csv/metrics.csv; TensorBoard: aws s3 sync {logs_dir} logs && "
-                     "tensorboard --logdir logs/tensorboard")
-    elif logs_dir:
-        lines.append(f"metrics history: {logs_dir}/csv/metrics.csv; "
-                     f"TensorBoard: tensorboard --logdir {logs_dir}/tensorboard")
+    if logs_dir:
+        board = (f"aws s3 sync {logs_dir} logs && tensorboard --logdir logs/tensorboard"
+                 if logs_dir.startswith("s3://") else f"tensorboard --logdir {logs_dir}/tensorboard")
+        lines.append(f"metrics history: {logs_dir}/csv/metrics.csv; TensorBoard: {board}")
     return lines
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from launcher.local.supervisor import STEP
 from launcher.schema.contract import STEP_LINE
-from trainer.progress import duration, stamped, step_line, utc_stamp, validation_line
+from launcher.schema.contract import utc_stamp
+from trainer.progress import duration, stamped, step_line, validation_line
 
 
 def test_a_step_line_reads_as_designed_and_parses_back_with_the_contract_regex():

@@ -19,6 +19,8 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.trainer import call
 
+from launcher.schema.contract import LOGS_AREA
+
 from .checkpoints.store import Store, open_store
 from .env import Cluster
 
@@ -75,10 +77,10 @@ class RunLogs:
     def __init__(self, cluster: Cluster, first_step: int, warn):
         self.first_step, self.warn = first_step, warn
         self.remote: Store | None = None
-        self.dir = Path(cluster.checkpoint_uri) / cluster.run_id / "logs"
+        self.dir = Path(cluster.checkpoint_uri) / cluster.run_id / LOGS_AREA
         if cluster.checkpoint_uri.startswith("s3://"):
-            self.remote = open_store(cluster.checkpoint_uri, cluster.run_id, area="logs")
-            self.dir = Path(tempfile.gettempdir()) / "kubetrain" / f"{cluster.run_id}-{os.getpid()}" / "logs"
+            self.remote = open_store(cluster.checkpoint_uri, cluster.run_id, area=LOGS_AREA)
+            self.dir = Path(tempfile.gettempdir()) / "kubetrain" / f"{cluster.run_id}-{os.getpid()}" / LOGS_AREA
         self.loggers = [HistoryCSVLogger(self.dir, first_step),
                         # purge_step: TensorBoard hides the earlier files' events at steps >= first_step (0 too:
                         # a fresh start after an attempt that committed no checkpoint logs every step again).

@@ -11,12 +11,7 @@ from typing import Callable
 
 import pytorch_lightning as pl
 
-from launcher.schema.contract import STEP_REACHED
-
-
-def utc_stamp(now: float | None = None) -> str:
-    """`now` (seconds since the epoch; default: the clock) as `2026-11-29T15:30:01Z`."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
+from launcher.schema.contract import STEP_REACHED, utc_stamp
 
 
 def stamped(run_id: str, message: str, now: float | None = None) -> str:

@@ -16,7 +16,8 @@ from .echo import Echo
 from .pod import LocalPod, index_env
 from .state import log_path
 
-# ECMA-48 control sequences: CSI (ESC [ ... final byte), OSC (ESC ] ... BEL or ESC \), and two-byte escapes (ESC 7, ESC c, ...).
+# ECMA-48 control sequences: CSI (ESC [ ... final byte), OSC (ESC ] ... BEL or ESC \), and two-byte
+# escapes (ESC 7, ESC c, ...).
 ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[0-~]")
 
 

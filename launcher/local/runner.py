@@ -8,6 +8,7 @@ from ..identity import config_hash
 from ..loading import ConfigError, Run
 from ..render import config_yaml, render, to_yaml
 from ..schema import EXIT_BAD_CONFIG
+from ..schema.contract import LOGS_AREA
 from .echo import Echo
 from .pod import claim_folders, local_config, local_pod
 from .preflight import check_files, grace_warning
@@ -49,7 +50,7 @@ def train_local(run: Run, options: LocalOptions, echo: Echo) -> RunState:
     pod = local_pod(job, (folder / "config.yaml").resolve(), checkpoint_root)
     state = state or RunState(run.run_id, config_hash(run.experiment))
     state.status, state.reason = "Pending", ""
-    state.logs_dir = f"{str(checkpoint_root).rstrip('/')}/{run.run_id}/logs"  # where the trainer writes them
+    state.logs_dir = f"{str(checkpoint_root).rstrip('/')}/{run.run_id}/{LOGS_AREA}"  # where the trainer writes them
     state = Supervisor(pod, folder, state, list(options.drills), echo, backoff_base=options.backoff_base).run()
     if state.status == "Succeeded":
         _record_final(state, Path(checkpoint_root) / run.run_id / "final", folder)

@@ -4,8 +4,9 @@ and events.log, the supervisor's own timestamped lines."""
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
+
+from ..schema.contract import utc_stamp
 
 
 @dataclass
@@ -34,13 +35,13 @@ class RunState:
 
     def record_start(self, index: int, attempt: int) -> None:
         """A new pod for `index`: attempt `attempt` starts now."""
-        self.history.append({"index": index, "attempt": attempt, "started": utc_now(), "ended": None,
+        self.history.append({"index": index, "attempt": attempt, "started": utc_stamp(), "ended": None,
                              "exit_code": None, "drill": None, "resumed_from": None, "stopped_at": None})
 
     def record_exit(self, index: int, attempt: int, code: int | None, drill: str | None, step: int | None) -> None:
         """The pod ended with `code` (None: it could not be reaped) after the gang reached `step`."""
-        for record in self.running(index, attempt):
-            record.update(exit_code=code, drill=drill, ended=utc_now(), stopped_at=step)
+        for record in self.records(index, attempt):
+            record.update(exit_code=code, drill=drill, ended=utc_stamp(), stopped_at=step)
 
     def record_resume(self, step: int) -> None:
         """The gang started training from `step`: the first such line of each running pod is where it resumed."""
@@ -49,7 +50,8 @@ class RunState:
             if running and record.get("resumed_from") is None:
                 record["resumed_from"] = step
 
-    def running(self, index: int, attempt: int) -> list[dict]:
+    def records(self, index: int, attempt: int) -> list[dict]:
+        """The history records of one pod (one, unless run.json was edited by hand)."""
         return [r for r in self.history if (r.get("index"), r.get("attempt")) == (index, attempt)]
 
     def save(self, folder: Path) -> None:
@@ -67,11 +69,6 @@ class RunState:
         return {"run_id": self.run_id, "status": self.status, "attempts": self.attempts,
                 "preemptions": self.preemptions, "failures": self.failures, "reason": self.reason,
                 "final_dir": self.final_dir, "logs_dir": self.logs_dir, "metrics": self.metrics}
-
-
-def utc_now() -> str:
-    """Now as RFC 3339 UTC to the second, the form Kubernetes uses for timestamps."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def log_path(folder: Path, index: int, attempt: int) -> Path:

@@ -18,10 +18,12 @@ from .echo import Echo
 from .jobrules import backoff_seconds, judge_pod
 from .pod import LocalPod
 from .pods import PodProcess, free_port, stop_all
-from .state import RunState, utc_now
+from ..schema.contract import utc_stamp
+from .state import RunState
 
 
-STEP = re.compile(rf"{STEP_REACHED} (\d+)/|stopped at step (\d+) on SIGTERM")  # reported, or committed on SIGTERM
+# The step rank 0 reported, or the one a SIGTERM committed.
+STEP = re.compile(rf"{STEP_REACHED} (\d+)/|stopped at step (\d+) on SIGTERM")
 RESUMED = re.compile(rf"{TRAINING_STARTED} (\d+) ")
 ERROR_LINE = re.compile(r"(?<![\w-])(error: .*)$")  # the trainer's last word before exit 2 or 1
 EVENTS = "events.log"
@@ -157,7 +159,8 @@ class Supervisor:
         self.due.clear()
         stop_all(list(self.pods.values()), self.pod.grace_seconds)
         for index, pod in self.pods.items():
-            self.state.record_exit(index, pod.attempt, pod.poll(), self.disrupted.get((index, pod.attempt)), self.step)
+            drill = self.disrupted.get((index, pod.attempt))
+            self.state.record_exit(index, pod.attempt, pod.poll(), drill, self.step)
         self.pods.clear()
         self.state.save(self.folder)
 
@@ -202,13 +205,13 @@ class Supervisor:
         """Echo one of the supervisor's lines and keep it, timestamped, in the run's events.log."""
         self.echo.line(f"[job] {message}")
         with open(self.folder / EVENTS, "a") as events:
-            events.write(f"{utc_now()} {message}\n")
+            events.write(f"{utc_stamp()} {message}\n")
 
 
 def _with_error_line(reason: str, tail: list[str]) -> str:
     """The Job's reason, with the trainer's own last `error:` line when it printed one."""
-    errors = [line for line in tail if ERROR_LINE.search(line)]
-    return f"{reason}: {ERROR_LINE.search(errors[-1]).group(1)}" if errors else reason
+    errors = [match.group(1) for line in tail if (match := ERROR_LINE.search(line))]
+    return f"{reason}: {errors[-1]}" if errors else reason
 
 
 def _interrupt(signum, frame) -> None:

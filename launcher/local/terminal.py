@@ -24,8 +24,8 @@ class TerminalEcho(Echo):
         super().__init__(stream)
         self.console = Console(file=stream, markup=False, highlight=False, soft_wrap=True)
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 TextColumn("{task.completed:.0f}/{task.total:.0f}"), TextColumn("{task.fields[detail]}"),
-                                 console=self.console)
+                                 TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+                                 TextColumn("{task.fields[detail]}"), console=self.console)
         self.task: TaskID | None = None
 
     def line(self, text: str) -> None:

@@ -19,6 +19,14 @@ ENV_RUN_ID = "RUN_ID"
 ENV_CHECKPOINT_URI = "CHECKPOINT_URI"
 ENV_EXPERIMENT_CONFIG = "EXPERIMENT_CONFIG"
 
+def utc_stamp(now: float | None = None) -> str:
+    """`now` (seconds since the epoch; default: the clock) as RFC 3339 UTC to the second, `2026-11-29T15:30:01Z`:
+    the form Kubernetes uses, and that of the trainer's lines and the local runner's records."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
+
+
 # The trainer prints this once training (fresh or resumed) begins; the local runner times drills from it.
 TRAINING_STARTED = "training from step"
 # ... and, every train.log_every_n_steps optimizer steps, a line the STEP_LINE pattern matches (after a UTC
@@ -33,6 +41,9 @@ STEP_LINE = (rf"{STEP_REACHED} (?P<step>\d+)/(?P<total>\d+) \(epoch (?P<epoch>\d
 # A checkpoint save that takes more than this share of job.grace_period_seconds may be cut off by SIGKILL: the
 # launcher warns from the size the model implies, the trainer from the last save it timed.
 SAVE_SHARE_OF_GRACE = 0.8
+
+# A run's CSV (csv/metrics.csv) and TensorBoard (tensorboard/) logs: <checkpoint root>/<run id>/<LOGS_AREA>.
+LOGS_AREA = "logs"
 
 CONFIG_MOUNT_DIR = "/etc/experiment"
 CONFIG_FILE_NAME = "config.yaml"
