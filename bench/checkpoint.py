@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from launcher.loading import load_run
+from launcher.config.loading import load_run
 from launcher.schema.models import Checkpoint
 from trainer.checkpoints.s3 import S3Store
 from trainer.checkpoints.state import to_bytes

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from launcher.cluster.api import Kube  # noqa: E402
-from launcher.cluster.sweeps import reconcile  # noqa: E402
-from launcher.sweep_cli import load_trials  # noqa: E402
+from launcher.sweeps.reconcile import reconcile  # noqa: E402
+from launcher.cli.sweep import load_trials  # noqa: E402
 from tests.cluster.namespaces import create_namespace  # noqa: E402
 from tests.cluster.session import start_cluster  # noqa: E402
 

@@ -20,7 +20,7 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
-from launcher.loading import load_run
+from launcher.config.loading import load_run
 from trainer.checkpoints.store import LocalStore
 from trainer.checkpoints.writer import CheckpointWriter
 from trainer.data import Collate

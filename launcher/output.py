@@ -1,4 +1,4 @@
-"""What `-o/--output` prints (the option itself: launcher/cli_options.py): kubectl-like plain tables and JSON
+"""What `-o/--output` prints (the option itself: launcher/cli/options.py): kubectl-like plain tables and JSON
 or YAML documents. Pure: no Rich, no terminal width.
 
 Tables are aligned columns under upper-case headers, three spaces apart, nothing truncated or wrapped, so

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from launcher.identity import run_id_for
-from launcher.loading import validate
-from launcher.render import render
+from launcher.config.identity import run_id_for
+from launcher.config.loading import validate
+from launcher.render.manifests import render
 from launcher.schema import Experiment
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kubernetes import client
 
-from launcher.identity import run_id_for
-from launcher.render import render
+from launcher.config.identity import run_id_for
+from launcher.render.manifests import render
 from launcher.schema import Experiment
 from tests.cluster.objects import create
 from tests.config_strategies import experiments

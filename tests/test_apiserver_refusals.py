@@ -7,8 +7,8 @@ import json
 import pytest
 from kubernetes import client
 
-from launcher.identity import run_id_for
-from launcher.render import render
+from launcher.config.identity import run_id_for
+from launcher.render.manifests import render
 from tests.cluster.objects import create
 from tests.factory import make_experiment
 

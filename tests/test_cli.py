@@ -56,7 +56,7 @@ def test_schema_is_json_schema_with_every_field_documented():
 
 
 def test_help_is_fast_and_imports_neither_torch_nor_kubernetes():
-    probe = ("import sys, time; t = time.perf_counter(); from launcher.cli import app; "
+    probe = ("import sys, time; t = time.perf_counter(); from launcher.cli.app import app; "
              "print(time.perf_counter() - t); print(','.join(m for m in ('torch', 'kubernetes', 'boto3') "
              "if m in sys.modules))")
     seconds, heavy = (run_launch_python(probe).stdout + "\n").split("\n")[:2]

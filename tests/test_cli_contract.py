@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from launcher.cli import main
+from launcher.cli.app import main
 from tests.factory import a_run
 
 TEXT = ["text", "json", "yaml"]

@@ -132,7 +132,7 @@ def test_a_cluster_record_that_is_not_json_is_one_line(tmp_path):
 
 
 def test_sweep_tables_have_a_column_per_value_that_varies():
-    from launcher.sweep_cli import show_ranked
+    from launcher.cli.sweep import show_ranked
 
     dry = run_launch("sweep", "configs/sweeps/smoke-lr.yaml", "--dry-run")
     assert dry.stdout == ("NAME                STATE     CREATED   TRAIN.LR\n"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from launcher.identity import config_hash
+from launcher.config.identity import config_hash
 from launcher.schema import Experiment
 from tests.factory import raw_config, run_launch
 

@@ -10,8 +10,8 @@ from launcher.local.echo import Echo
 from launcher.local.pod import LocalPod
 from launcher.local.state import RunState
 from launcher.local.supervisor import Drill, Supervisor
-from launcher.status_local import local_status
-from launcher.status_table import artifact_lines, history_section
+from launcher.local.status import local_status
+from launcher.status.table import artifact_lines, history_section
 
 RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 

@@ -6,8 +6,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from launcher.loading import load_run
-from launcher.render import render, to_yaml
+from launcher.config.loading import load_run
+from launcher.render.manifests import render, to_yaml
 from tests.factory import CONFIGS, ROOT
 
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))

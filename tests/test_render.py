@@ -1,6 +1,6 @@
 """One test per rendering feature: what a config asks for is what the pods get."""
 
-from launcher.render import render, warnings
+from launcher.render.manifests import render, warnings
 from launcher.schema import EXIT_BAD_CONFIG, EXIT_REQUEUE
 from tests.factory import env_of, make_experiment, pod_spec, rendered
 

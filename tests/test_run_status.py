@@ -6,8 +6,8 @@ import pytest
 from launcher.cluster.runstatus import run_status
 from launcher.local.state import RunState
 from launcher.schema.contract import termination_message
-from launcher.status_local import local_status
-from launcher.status_table import age, status_text
+from launcher.local.status import local_status
+from launcher.status.table import age, status_text
 
 T0 = "2026-04-26T18:35:42Z"
 NODE_SHUTDOWN = "Pod was terminated in response to imminent node shutdown."
@@ -127,7 +127,7 @@ def test_ages_and_the_status_text():
 
 
 def test_a_local_run_is_as_old_as_its_folders_config(tmp_path):
-    from launcher.status_local import folder_created
+    from launcher.local.status import folder_created
 
     import os
 

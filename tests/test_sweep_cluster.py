@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from launcher.cluster.api import Kube
-from launcher.cluster.sweeps import reconcile
+from launcher.sweeps.reconcile import reconcile
 from launcher.schema.contract import termination_message
-from launcher.sweep_cli import load_trials
+from launcher.cli.sweep import load_trials
 from tests.cluster.wait import until
 from tests.factory import ROOT
 from tests.test_cluster_rbac import launcher_api  # noqa: F401 (a fixture)
@@ -186,7 +186,7 @@ def test_a_steady_pass_costs_the_same_api_calls_whatever_the_number_of_trials(ku
 def test_wait_reconciles_until_every_trial_has_ended(kube, namespace, kubelet, tmp_path):
     """--wait: each pass starts the next trial as the previous one's slot frees; exit 0 once all succeeded."""
     from launcher.cluster.commands import Target
-    from launcher.sweep_cli import sweep
+    from launcher.cli.sweep import sweep
 
     path = write_sweep(tmp_path, LRS[:2], max_parallel=1)
     lines, outcome = [], []

@@ -8,9 +8,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from launcher.sweep_expand import draw, expand, grid_points
-from launcher.sweep_load import load_sweep
-from launcher.sweep_schema import Param
+from launcher.sweeps.expand import draw, expand, grid_points
+from launcher.sweeps.loading import load_sweep
+from launcher.sweeps.schema import Param
 from tests.factory import ROOT
 
 LRS = [1.0e-5, 2.0e-5, 3.0e-5]

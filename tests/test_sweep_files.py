@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from launcher.errors import ConfigError
-from launcher.sweep_expand import expand
-from launcher.sweep_load import load_sweep
+from launcher.sweeps.expand import expand
+from launcher.sweeps.loading import load_sweep
 from tests.factory import ROOT, run_launch
 
 HEAD = "kind: Sweep\nname: lr\nbase:\n  config: base.yaml\n"

@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from launcher.cluster.sweeps import assign, ended
+from launcher.sweeps.reconcile import assign, ended
 
 TRIALS = [SimpleNamespace(run_id=f"s-{c}") for c in "abcde"]
 

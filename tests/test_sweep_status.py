@@ -1,8 +1,8 @@
 """`launch sweep status`'s pure half: the best trial first by the sweep's metric, and the exit code a CI step
 gates on (0 every trial succeeded, 3 still running, 1 some failed)."""
 
-from launcher.sweep_rank import ranked, sweep_state
-from launcher.sweep_schema import Metric
+from launcher.sweeps.rank import ranked, sweep_state
+from launcher.sweeps.schema import Metric
 
 
 def row(run_id: str, state: str = "Succeeded", metric: float | None = None) -> dict:

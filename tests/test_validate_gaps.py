@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import yaml
 
-from launcher.render import config_yaml, warnings
+from launcher.render.manifests import config_yaml, warnings
 from launcher.schema import Experiment, quantity
 from tests.factory import make_experiment, pod_spec, raw_config, rendered, run_launch
 

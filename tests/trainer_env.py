@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from launcher.demo_data import install_minilm
+from launcher.local.demo_data import install_minilm
 from tests.factory import ROOT, raw_config
 
 GOOD = ["great taste", "love it", "excellent coffee", "would buy again", "delicious snack", "perfect"]

@@ -20,7 +20,7 @@ import urllib3
 import yaml
 from kubernetes import client, config
 
-from ..loading import ConfigError
+from ..config.loading import ConfigError
 from .retry import RetryPolicy, retryable
 from .runstatus import KUEUE_WEBHOOK
 
@@ -204,7 +204,7 @@ class Kube:
 
     def replace_config_map(self, obj: dict) -> dict:
         """Replace a ConfigMap. With metadata.resourceVersion set, the API server refuses a stale copy with
-        409 Conflict (an optimistic lock: launcher/cluster/sweeps.py keeps a sweep's slots this way)."""
+        409 Conflict (an optimistic lock: launcher/sweeps/reconcile.py keeps a sweep's slots this way)."""
         name = obj["metadata"]["name"]
         return self.json("replace", f"configmaps/{name}", self.core.replace_namespaced_config_map, name,
                          self.namespace, obj)

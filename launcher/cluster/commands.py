@@ -1,4 +1,4 @@
-"""What `launch train|status|list|logs|cancel|resume|doctor` do on a cluster; launcher/cli.py parses the
+"""What `launch train|status|list|logs|cancel|resume|doctor` do on a cluster; launcher/cli/app.py parses the
 options and calls these. Output: plain tables and lines for people, one JSON document for `-o json` (the same
 as YAML for `-o yaml`). Each function returns the process's exit code."""
 
@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..loading import Run
+from ..config.loading import Run
 from ..output import document
-from ..render import render
-from ..status_table import print_list, print_status
+from ..render.manifests import render
+from ..status.table import print_list, print_status
 from . import doctor, follow, ops
 from .api import ClusterError, Kube, connect, context_namespace
 from .runstatus import QUEUE_LABEL, run_status

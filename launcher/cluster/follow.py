@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from launcher.schema.contract import CONTAINER_NAME
 
-from ..status import RunStatus
+from ..status.model import RunStatus
 from .api import ClusterError, Dropped, Kube
 from .ops import run_selector
 from .runstatus import ended, pod_index, run_status

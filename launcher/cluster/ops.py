@@ -9,10 +9,10 @@ import yaml
 
 from launcher.schema.contract import CONFIG_FILE_NAME
 
-from ..identity import MANAGED_BY, config_hash
-from ..loading import validate
-from ..render import render
-from ..status import RunStatus
+from ..config.identity import MANAGED_BY, config_hash
+from ..config.loading import validate
+from ..render.manifests import render
+from ..status.model import RunStatus
 from .api import ClusterError, Kube
 from .records import ClusterRecord
 from .runstatus import JOB_NAME_LABEL, run_status

@@ -1,4 +1,4 @@
-"""Pure: a Job and its pods, as the API server returns them, to the shared run status (launcher/status.py).
+"""Pure: a Job and its pods, as the API server returns them, to the shared run status (launcher/status/model.py).
 
 Input objects are plain dicts in the API's own JSON (camelCase keys, RFC 3339 strings), as
 `launcher/cluster/api.py` returns them (`_preload_content=False`, then `json.loads`), so tests feed captured
@@ -8,8 +8,8 @@ or hand-written JSON straight in. Shapes: shared/reference/kubernetes-run-status
 from launcher.schema.contract import (COMPLETION_INDEX_ANNOTATION, CONTAINER_NAME, EXIT_REQUEUE,
                                       parse_termination_message)
 
-from ..identity import HASH_LABEL
-from ..status import Attempt, RunStatus
+from ..config.identity import HASH_LABEL
+from ..status.model import Attempt, RunStatus
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"

@@ -10,7 +10,7 @@ server's own uniqueness of names makes a resubmission idempotent: same hash -> t
 import copy
 from dataclasses import dataclass
 
-from ..identity import HASH_LABEL
+from ..config.identity import HASH_LABEL
 from .api import ClusterError, Kube
 
 JOB_API = "batch/v1"
@@ -29,7 +29,7 @@ class Submitted:
 
 
 def by_kind(objects: list[dict]) -> dict[str, dict]:
-    """Rendered objects (launcher/render.py) by kind."""
+    """Rendered objects (launcher/render/manifests.py) by kind."""
     return {obj["kind"]: obj for obj in objects}
 
 

@@ -8,7 +8,7 @@ import math
 import struct
 from pathlib import Path
 
-from ..loading import ConfigError
+from ..config.loading import ConfigError
 from ..schema import Experiment
 from ..schema.contract import SAVE_SHARE_OF_GRACE
 

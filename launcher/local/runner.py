@@ -4,9 +4,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..identity import config_hash
-from ..loading import ConfigError, Run
-from ..render import config_yaml, render, to_yaml
+from ..config.identity import config_hash
+from ..config.loading import ConfigError, Run
+from ..render.manifests import config_yaml, render, to_yaml
 from ..schema import EXIT_BAD_CONFIG
 from ..schema.contract import LOGS_AREA
 from .echo import Echo

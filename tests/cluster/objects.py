@@ -5,8 +5,8 @@ from pathlib import Path
 from kubernetes import client
 from kubernetes.utils.create_from_yaml import create_from_yaml_single_item
 
-from launcher.loading import load_run
-from launcher.render import render
+from launcher.config.loading import load_run
+from launcher.render.manifests import render
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

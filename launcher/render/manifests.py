@@ -5,11 +5,11 @@ No clock, no files, no network: the same input always gives the same manifests (
 
 import yaml
 
-from .identity import labels as run_labels
+from ..config.identity import labels as run_labels
 from .podspec import pod_template
-from .schema import EXIT_BAD_CONFIG, EXIT_REQUEUE, Experiment
-from .schema import contract as c
-from .schema.presets import SPOT_PRESETS, mig_mismatch
+from ..schema import EXIT_BAD_CONFIG, EXIT_REQUEUE, Experiment
+from ..schema import contract as c
+from ..schema.presets import SPOT_PRESETS, mig_mismatch
 
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 

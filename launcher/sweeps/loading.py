@@ -9,11 +9,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .errors import ConfigError
-from .loading import _line_index, _nearest_line, _read, _resolve, _where, split_path
-from .schema import Experiment
-from .schema.errors import describe, field_of, keys_of, model_in
-from .sweep_schema import Sweep
+from ..errors import ConfigError
+from ..config.loading import _line_index, _nearest_line, _read, _resolve, _where, split_path
+from ..schema import Experiment
+from ..schema.errors import describe, field_of, keys_of, model_in
+from .schema import Sweep
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import ConfigError
-from .output import table
+from ..errors import ConfigError
+from ..output import table
 
 CLIENT_ERRORS = {
     "NoSuchBucket": "the bucket does not exist: check the bucket name in --root",

@@ -8,19 +8,19 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from .cli_options import (FLAG, RUNS_ROOT_ENV, ConfigArg, ConfigNamespaceOpt, ContextOpt, KubeconfigOpt, LocalOpt,
-                          NamespaceOpt, RunArg, RunIdOpt, RunsRootOpt, SetOpt, TableOut, TextOut, flag, output_option,
-                          version_callback)
-from .cli_local import (check_index, claims, local_checkpoint_root, local_state, needs, print_summary, readable,
-                        runs_dir)
-from .errors import ConfigError
-from .output import document, emit
+from .options import (FLAG, RUNS_ROOT_ENV, ConfigArg, ConfigNamespaceOpt, ContextOpt, KubeconfigOpt, LocalOpt,
+                      NamespaceOpt, RunArg, RunIdOpt, RunsRootOpt, SetOpt, TableOut, TextOut, flag, output_option,
+                      version_callback)
+from .local import (check_index, claims, local_checkpoint_root, local_state, needs, print_summary, readable,
+                    runs_dir)
+from ..errors import ConfigError
+from ..output import document, emit
 
 
 def load_run(config: Path, overrides: list[str], run_id: str | None, namespace: str | None = None):
     """launcher.loading.load_run, imported on first use: the schema's models are built only by commands
     that read a config, so `launch --help` stays fast."""
-    from .loading import load_run as load
+    from ..config.loading import load_run as load
 
     return load(config, overrides, run_id, namespace)
 
@@ -46,7 +46,7 @@ def validate(configs: Annotated[list[Path], typer.Argument(
                  help="Experiment or sweep (kind: Sweep) YAML files.", metavar="CONFIG", show_default=False)],
              set_: SetOpt = None, run_id: RunIdOpt = None, output: TextOut = "text") -> None:
     """Check configs and print each one's run id; for a sweep file, its trials' count. Exit 2 if any is bad."""
-    from .validate_cli import check
+    from .validate import check
 
     results = [check(config, set_ or [], run_id) for config in configs]
     for result in results:
@@ -69,8 +69,8 @@ SchemaOut = output_option("json", "yaml")
 @app.command()
 def schema(sweep: SchemaSweepFlag = False, output: SchemaOut = "json") -> None:
     """Print the JSON Schema of experiment configs, or of sweep files (for editor completion)."""
-    from .schema import Experiment
-    from .sweep_schema import Sweep
+    from ..schema import Experiment
+    from ..sweeps.schema import Sweep
 
     doc = (Sweep if sweep else Experiment).model_json_schema()
     typer.echo(json.dumps(doc, indent=2) if output == "json" else document(doc, output))
@@ -86,8 +86,8 @@ def render(config: ConfigArg, set_: SetOpt = None, run_id: RunIdOpt = None,
                help="Namespace written into every object; not part of the run id.")] = None,
            output: RenderOut = "yaml") -> None:
     """Print the run's Kubernetes objects; pipe to `kubectl apply -f -`."""
-    from .render import render as render_objects
-    from .render import to_yaml, warnings
+    from ..render.manifests import render as render_objects
+    from ..render.manifests import to_yaml, warnings
 
     run = load_run(config, set_ or [], run_id, namespace)
     _warn(warnings(run.experiment))
@@ -139,9 +139,9 @@ def train(
     if not local:
         target = _target(namespace, context, kubeconfig, runs_root)
         raise typer.Exit(_train_cluster(target, config, set_ or [], run_id, dry_run, wait, output))
-    from .local.runner import LocalOptions, exit_code, train_local
-    from .local.supervisor import Cancelled, Drill
-    from .local.terminal import echo_for
+    from ..local.runner import LocalOptions, exit_code, train_local
+    from ..local.supervisor import Cancelled, Drill
+    from ..local.terminal import echo_for
 
     run = load_run(config, set_ or [], run_id)
     check_index("--preempt-index", preempt_index, run.experiment.resources.nodes)
@@ -157,7 +157,7 @@ def train(
         raise typer.Exit(130) from None
     finally:
         echo.close()
-    from .status_local import folder_created, local_status
+    from ..local.status import folder_created, local_status
 
     summary = local_status(state, folder_created(options.runs_root / run.run_id)).to_json()
     print_summary(summary, output, echo)
@@ -167,8 +167,8 @@ def train(
 def _train_cluster(target, config: Path, overrides: list[str], run_id: str | None, dry_run: str | None, wait: bool,
                    output: str) -> int:
     """`launch train` without --local: --namespace replaces the config's namespace (not part of the run id)."""
-    from .cluster import commands
-    from .render import warnings
+    from ..cluster import commands
+    from ..render.manifests import warnings
 
     run = load_run(config, overrides, run_id, target.namespace)
     _warn(warnings(run.experiment))
@@ -195,8 +195,8 @@ def sweep_command(
                             ] = Path("volumes"),
 ) -> None:
     """Create a sweep's missing trials, at most max_parallel running; safe to call again and concurrently."""
-    from .sweep_cli import local as sweep_local
-    from .sweep_cli import status, sweep
+    from .sweep import local as sweep_local
+    from .sweep import status, sweep
 
     if local and status_of is None:
         raise typer.Exit(sweep_local(sweep_file, runs_dir(runs_root), volumes_root, output, typer.echo))
@@ -210,7 +210,7 @@ def sweep_command(
 
 
 def _target(namespace, context, kubeconfig, runs_root):
-    from .cluster.commands import Target
+    from ..cluster.commands import Target
 
     return Target(namespace, context, kubeconfig, runs_dir(runs_root))
 
@@ -220,14 +220,14 @@ def status(run_id: RunArg, local: LocalOpt = False, namespace: NamespaceOpt = No
            kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None, output: TableOut = "text") -> None:
     """Show a run: phase, per index its pod, node, state, attempts, preemptions, failures; committed step."""
     if local:
-        from .status_local import folder_created, local_status
-        from .status_table import print_status
+        from ..local.status import folder_created, local_status
+        from ..status.table import print_status
 
         root = runs_dir(runs_root)
         state = local_state(root, run_id)
         print_status(local_status(state, folder_created(root / run_id)), output, typer.echo)
         return
-    from .cluster import commands
+    from ..cluster import commands
 
     raise typer.Exit(commands.status(_target(namespace, context, kubeconfig, runs_root), run_id, output, typer.echo))
 
@@ -237,12 +237,12 @@ def list_runs(local: LocalOpt = False, namespace: NamespaceOpt = None, context: 
               kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None, output: TableOut = "text") -> None:
     """List the runs of a namespace (or, with --local, of this machine), newest last."""
     if not local:
-        from .cluster import commands
+        from ..cluster import commands
 
         raise typer.Exit(commands.list_runs(_target(namespace, context, kubeconfig, runs_root), output, typer.echo))
-    from .local.state import list_runs as local_runs
-    from .status_local import folder_created, local_status
-    from .status_table import print_list
+    from ..local.state import list_runs as local_runs
+    from ..local.status import folder_created, local_status
+    from ..status.table import print_list
 
     root = runs_dir(runs_root)
     states = readable(root, lambda: local_runs(root))
@@ -270,12 +270,12 @@ def logs(run_id: RunArg, index: Annotated[int, typer.Option(metavar="INDEX", min
         raise ConfigError(f"--attempt {attempt}: attempts count from 1 (default: the last)")
     say = _log_line(index) if output == "json" else typer.echo
     if not local:
-        from .cluster import commands
+        from ..cluster import commands
 
         target = _target(namespace, context, kubeconfig, runs_root)
         raise typer.Exit(commands.logs(target, run_id, index, attempt, tail, follow, say,
                                        lambda line: typer.echo(line, err=True)))
-    from .local.state import log_path
+    from ..local.state import log_path
 
     root = runs_dir(runs_root)
     state = local_state(root, run_id)
@@ -296,7 +296,7 @@ def _log_line(index: int):
 def cancel(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt = None,
            kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None, output: TextOut = "text") -> None:
     """Delete a cluster run's Job, pods, ConfigMap and Service (foreground); checkpoints are kept."""
-    from .cluster import commands
+    from ..cluster import commands
 
     raise typer.Exit(commands.cancel(_target(namespace, context, kubeconfig, runs_root), run_id, output, typer.echo))
 
@@ -305,7 +305,7 @@ def cancel(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt =
 def resume(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt = None,
            kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None, output: TextOut = "text") -> None:
     """Bring back a Failed or Cancelled cluster run under its run id; it continues from its checkpoint."""
-    from .cluster import commands
+    from ..cluster import commands
 
     raise typer.Exit(commands.resume(_target(namespace, context, kubeconfig, runs_root), run_id, output, typer.echo))
 
@@ -314,7 +314,7 @@ def resume(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt =
 def doctor(run_id: RunArg, namespace: NamespaceOpt = None, context: ContextOpt = None,
            kubeconfig: KubeconfigOpt = None, runs_root: RunsRootOpt = None, output: TextOut = "text") -> None:
     """Explain why a cluster run is not progressing, with the fix; exit 1 when something is wrong."""
-    from .cluster import commands
+    from ..cluster import commands
 
     raise typer.Exit(commands.diagnose(_target(namespace, context, kubeconfig, runs_root), run_id, output,
                                        typer.echo))
@@ -332,7 +332,7 @@ def checkpoints(run_id: RunArg,
                 runs_root: RunsRootOpt = None, output: TableOut = "text") -> None:
     """List a run's checkpoints: step, commit time (UTC), size, the check made, valid or torn, and which one a
     resume takes (*). Exit 1 when none is usable."""
-    from .checkpoints_cli import checkpoints_doc, checkpoints_text, list_checkpoints, note
+    from .checkpoints import checkpoints_doc, checkpoints_text, list_checkpoints, note
 
     where = root or local_checkpoint_root(runs_dir(runs_root), run_id)
     found, store = list_checkpoints(where, run_id, verify)
@@ -343,7 +343,7 @@ def checkpoints(run_id: RunArg,
     raise typer.Exit(0 if doc["resume_step"] is not None else 1)
 
 
-from .cli_data import data_app  # noqa: E402  (after `app`: the data commands are a group of their own)
+from .data import data_app  # noqa: E402  (after `app`: the data commands are a group of their own)
 
 app.add_typer(data_app, name="data")
 

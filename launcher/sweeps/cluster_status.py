@@ -5,19 +5,19 @@ label); each trial's state, attempts, preemptions and final metrics come from ru
 metrics from its pods' termination messages.
 """
 
-from ..identity import SWEEP_LABEL
-from ..sweep_expand import Trial
-from ..sweep_rank import ranked, row, sweep_state
-from ..sweep_schema import Metric
-from .api import Kube
-from .runstatus import run_status
-from .sweeps import list_jobs
+from ..config.identity import SWEEP_LABEL
+from .expand import Trial
+from .rank import ranked, row, sweep_state
+from .schema import Metric
+from ..cluster.api import Kube
+from ..cluster.runstatus import run_status
+from .reconcile import list_jobs
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 
 
 def trial_row(trial: Trial, job: dict | None, pods: list[dict], metric: Metric | None) -> dict:
-    """The trial's row (launcher/sweep_rank.py); state "Missing" before the trial's Job exists."""
+    """The trial's row (launcher/sweeps/rank.py); state "Missing" before the trial's Job exists."""
     if job is None:
         return row(trial, "Missing", 0, 0, {}, metric)
     status = run_status(job, pods)

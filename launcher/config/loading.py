@@ -10,10 +10,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .identity import run_id_for
-from .schema import Experiment
-from .schema.errors import describe, field_of, keys_of, model_in
+from ..schema import Experiment
+from ..schema.errors import describe, field_of, keys_of, model_in
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ Example (configs/sweeps/bert-lr.yaml):
     metric: {name: test_accuracy, goal: max}
 
 Paths such as `train.lr` are checked against the experiment schema when the sweep is loaded
-(launcher/sweep_load.py), since only the base config tells which paths exist.
+(launcher/sweeps/loading.py), since only the base config tells which paths exist.
 """
 
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from .schema.base import Name, Section
+from ..schema.base import Name, Section
 
 SWEEP_NAME_MAX = 40  # <sweep>-<8 hex> plus the Job's pod suffix must fit a 63-character DNS label
 ConfigPath = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*(\.[A-Za-z0-9_./-]+)*$", examples=["train.lr"])]

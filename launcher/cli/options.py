@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Optional
 
 import typer
 
-from .local.state import RUNS_ROOT_ENV
+from ..local.state import RUNS_ROOT_ENV
 
 FLAG = ""  # the metavar of an option that takes no value: Typer would show <bool>
 

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from .output import emit, table
-from .status import RunStatus
+from ..output import emit, table
+from .model import RunStatus
 
 Say = Callable[[str], None]
 

@@ -1,10 +1,10 @@
 """Rank a sweep's trials by its metric and say whether the sweep is done: shared by `launch sweep status`
-(launcher/cluster/sweep_status.py) and `launch sweep --local`. Pure: rows in, rows out.
+(launcher/sweeps/cluster_status.py) and `launch sweep --local`. Pure: rows in, rows out.
 
 A row: {"run_id", "values", "state", "attempts", "preemptions", "metric"} ("metric": the value of the
 sweep's metric in the trial's final metrics, None before it has one)."""
 
-from .sweep_schema import Metric
+from .schema import Metric
 
 EXIT_DONE, EXIT_FAILED, EXIT_RUNNING = 0, 1, 3
 

@@ -1,7 +1,7 @@
 """One run-status model for local and cluster runs, so `launch status`, `list` and `logs` show both alike.
 
 Pure: built by `launcher/local/` from run.json and by `launcher/cluster/runstatus.py` from API objects; shown
-by `launcher/status_table.py` (Rich) or as JSON (`RunStatus.to_json`, the `-o json` of every command).
+by `launcher/status/table.py` (Rich) or as JSON (`RunStatus.to_json`, the `-o json` of every command).
 
 Phases (`status`): Queued (suspended by Kueue), Suspended, Pending (no pod running yet), Running, Succeeded,
 Failed, Cancelled. Counts follow the Job controller: an attempt is a pod created for an index; a preemption

@@ -1,21 +1,21 @@
 """The trainer pod template: container, resources, environment, volumes, scheduling, security. Pure."""
 
-from .schema import Experiment
-from .schema import contract as c
-from .schema.models import SHM_MOUNT, single_strategy_product
-from .schema.presets import (
-    GKE_MAX_SHARED_CLIENTS_LABEL,
-    GKE_PARTITION_SIZE_LABEL,
-    GKE_SHARING_STRATEGY_LABEL,
-    GKE_TIME_SHARING,
-    GPU_PRODUCT_LABEL,
-    GPU_RESOURCE,
-    GPU_TOLERATION,
-    KARPENTER_DO_NOT_DISRUPT,
-    SHARED_GPU_RESOURCE,
-    SPOT_PRESETS,
-    mig_resource,
-)
+from ..schema import Experiment
+from ..schema import contract as c
+from ..schema.models import SHM_MOUNT, single_strategy_product
+from ..schema.presets import (
+                              GKE_MAX_SHARED_CLIENTS_LABEL,
+                              GKE_PARTITION_SIZE_LABEL,
+                              GKE_SHARING_STRATEGY_LABEL,
+                              GKE_TIME_SHARING,
+                              GPU_PRODUCT_LABEL,
+                              GPU_RESOURCE,
+                              GPU_TOLERATION,
+                              KARPENTER_DO_NOT_DISRUPT,
+                              SHARED_GPU_RESOURCE,
+                              SPOT_PRESETS,
+                              mig_resource,
+                              )
 
 UID = 1000  # the non-root user Dockerfile.train creates
 

@@ -20,12 +20,12 @@ suspended with the queue label and Kueue admits them: no slot ConfigMap.
 import json
 from dataclasses import dataclass
 
-from ..identity import MANAGED_BY, SWEEP_LABEL
-from ..render import render
-from ..sweep_expand import Trial
-from .api import ClusterError, Kube
-from .runstatus import condition
-from .submit import by_kind, submit
+from ..config.identity import MANAGED_BY, SWEEP_LABEL
+from ..render.manifests import render
+from .expand import Trial
+from ..cluster.api import ClusterError, Kube
+from ..cluster.runstatus import condition
+from ..cluster.submit import by_kind, submit
 
 SLOTS_SUFFIX = "-slots"
 CLAIM_TRIES = 20  # passes that lose the race start over; 20 losses in a row is not a race but a fault
@@ -116,7 +116,7 @@ def claim(kube: Kube, sweep: str, trials: list[Trial], max_parallel: int) -> tup
 
 
 def reconcile(kube: Kube, sweep: str, trials: list[Trial], max_parallel: int) -> Pass:
-    """One pass (see the module docstring). `trials`: the expansion (launcher/sweep_expand.py), all of one
+    """One pass (see the module docstring). `trials`: the expansion (launcher/sweeps/expand.py), all of one
     namespace, `kube`'s. Raises ClusterError for refused calls."""
     queue = bool(trials and trials[0].experiment.scheduling.queue)
     if queue:

@@ -1,5 +1,5 @@
 """Expand a sweep into its trials, deterministically: grid points x random draws, each resolved into a full
-experiment whose run id is <sweep>-<config hash> (launcher/identity.py). The order of keys, of grid values
+experiment whose run id is <sweep>-<config hash> (launcher/config/identity.py). The order of keys, of grid values
 and of choice values never changes the trials: paths are sorted, and values are sorted by their JSON text
 before anything depends on their order."""
 
@@ -13,12 +13,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import ConfigError
-from .identity import run_id_for
-from .schema import Experiment
-from .schema.errors import describe, dotted
-from .sweep_load import LoadedSweep, config_keys
-from .sweep_schema import Param, Random, Sweep
+from ..errors import ConfigError
+from ..config.identity import run_id_for
+from ..schema import Experiment
+from ..schema.errors import describe, dotted
+from .loading import LoadedSweep, config_keys
+from .schema import Param, Random, Sweep
 
 FLOAT_DIGITS = 6  # random floats are rounded to 6 significant digits: readable, and the same on every machine
 

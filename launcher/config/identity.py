@@ -3,7 +3,7 @@
 import hashlib
 import json
 
-from .schema import Experiment, check_run_id
+from ..schema import Experiment, check_run_id
 
 MANAGED_BY = "launch"
 LABEL_PREFIX = "kubetrain.dev"

@@ -6,7 +6,7 @@
 
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def check(config: Path, overrides: list[str], run_id: str | None) -> dict:
@@ -20,12 +20,12 @@ def check(config: Path, overrides: list[str], run_id: str | None) -> dict:
 
 
 def _check(config: Path, overrides: list[str], run_id: str | None) -> dict:
-    from .loading import load_run
-    from .render import warnings
-    from .sweep_load import is_sweep_file
+    from ..config.loading import load_run
+    from ..render.manifests import warnings
+    from ..sweeps.loading import is_sweep_file
 
     if is_sweep_file(config):
-        from .sweep_cli import load_trials
+        from .sweep import load_trials
 
         if overrides or run_id:
             raise ConfigError(f"{config}: a sweep file takes no --set or --run-id (set base.overrides instead)")

@@ -1,11 +1,11 @@
 """What `launch sweep SWEEP [--dry-run] [--wait] [-o json]`, `launch sweep status SWEEP` and `launch sweep
-SWEEP --local` do; launcher/cli.py parses the options.
+SWEEP --local` do; launcher/cli/app.py parses the options.
 
 A pass prints a table, a row per trial (run id, state, the values that vary), and a summary line for
 people, or one JSON document per pass for `-o json` (the same as YAML for `-o yaml`): {"sweep", "namespace",
 "max_parallel", "queue", "trials": [{"run_id", "values", "state", "created"}], "orphans", "done"}; exit 0
 (with --wait: every trial succeeded) or 1 (--wait: some trial failed). `status` and `--local` print ranked
-rows (launcher/sweep_rank.py).
+rows (launcher/sweeps/rank.py).
 """
 
 import dataclasses
@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .output import document, table
-from .sweep_expand import Trial, expand
-from .sweep_load import LoadedSweep, load_sweep
+from ..output import document, table
+from ..sweeps.expand import Trial, expand
+from ..sweeps.loading import LoadedSweep, load_sweep
 
 Say = Callable[[str], None]
 WAIT_SECONDS = 10.0  # between passes of --wait
@@ -76,7 +76,7 @@ def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
     if dry_run:
         show(summary(loaded, trials, {}, [], []), output, say)
         return 0
-    from .cluster.sweeps import reconcile
+    from ..sweeps.reconcile import reconcile
 
     kube = target.kube(trials[0].experiment.namespace)
     while True:
@@ -89,7 +89,7 @@ def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
 
 
 def show_ranked(doc: dict, output: str, say: Say) -> None:
-    """Print ranked rows (launcher/sweep_rank.py) and the sweep's state: one JSON/YAML document, or a table,
+    """Print ranked rows (launcher/sweeps/rank.py) and the sweep's state: one JSON/YAML document, or a table,
     best first, and a line."""
     if output in ("json", "yaml"):
         say(document(doc, output))
@@ -105,8 +105,8 @@ def show_ranked(doc: dict, output: str, say: Say) -> None:
 def status(target, path: Path, output: str, say: Say) -> int:
     """`launch sweep status SWEEP`: the ranked trials and the sweep's state; exit 0 (every trial succeeded),
     3 (trials still to run or running) or 1 (every trial ended, some failed)."""
-    from .cluster.sweep_status import sweep_status
-    from .sweep_rank import sweep_state
+    from ..sweeps.cluster_status import sweep_status
+    from ..sweeps.rank import sweep_state
 
     loaded, trials = load_trials(path, target.namespace)
     kube = target.kube(trials[0].experiment.namespace)
@@ -120,11 +120,11 @@ def local(path: Path, runs_root: Path, volumes_root: Path, output: str, say: Say
     succeeded under runs_root is not run again), then the ranked rows; exit 0 if all succeeded, else 1."""
     import sys
 
-    from .loading import Run
-    from .local.echo import Echo
-    from .local.runner import LocalOptions, train_local
-    from .status_local import folder_created, local_status
-    from .sweep_rank import ranked, row, sweep_state
+    from ..config.loading import Run
+    from ..local.echo import Echo
+    from ..local.runner import LocalOptions, train_local
+    from ..local.status import folder_created, local_status
+    from ..sweeps.rank import ranked, row, sweep_state
 
     loaded, trials = load_trials(path, None)
     options = LocalOptions(runs_root=runs_root, volumes_root=volumes_root)

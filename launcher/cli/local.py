@@ -1,16 +1,16 @@
 """What `launch` does with this machine's runs (`--local`): where they live, reading their state, the drill
-options and the train summary. launcher/cli.py parses the options and calls these."""
+options and the train summary. launcher/cli/app.py parses the options and calls these."""
 
 import sys
 from pathlib import Path
 
-from .errors import ConfigError
-from .output import document
+from ..errors import ConfigError
+from ..output import document
 
 
 def runs_dir(runs_root: Path | None) -> Path:
     """--runs-root (or $KUBETRAIN_RUNS_ROOT), else the default that does not depend on the working folder."""
-    from .local.state import default_runs_root
+    from ..local.state import default_runs_root
 
     return runs_root or default_runs_root()
 
@@ -38,7 +38,7 @@ def local_checkpoint_root(runs_root: Path, run_id: str) -> str:
 
 def local_state(runs_root: Path, run_id: str):
     """The run's RunState; ConfigError when there is no such run."""
-    from .local.state import RunState
+    from ..local.state import RunState
 
     state = readable(runs_root / run_id, lambda: RunState.load(runs_root / run_id))
     if state is None:
@@ -70,10 +70,10 @@ def check_index(option: str, index: int | None, nodes: int) -> None:
 
 def print_summary(summary: dict, output: str, echo) -> None:
     """The train summary (RunStatus.to_json, documented in README.md): JSON or YAML on stdout, or lines."""
-    from .status_table import artifact_lines
+    from ..status.table import artifact_lines
 
     if output != "text":
-        from .local.echo import Echo
+        from ..local.echo import Echo
 
         Echo(sys.stdout).line(document(summary, output))
         return

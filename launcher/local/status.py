@@ -1,12 +1,12 @@
-"""A local run's run.json (launcher/local/state.py) as the shared run-status model (launcher/status.py)."""
+"""A local run's run.json (launcher/local/state.py) as the shared run-status model (launcher/status/model.py)."""
 
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .local.jobrules import judge_pod
-from .local.state import RunState
-from .status import Attempt, RunStatus
+from .jobrules import judge_pod
+from .state import RunState
+from ..status.model import Attempt, RunStatus
 
 
 def local_attempt(record: dict, run_status: str) -> Attempt:
