@@ -15,7 +15,8 @@ from tests.factory import ROOT
 from tests.trainer_env import run_trainer, trainer_config
 from trainer.checkpoints.catalog import entries
 from trainer.checkpoints.manifest import step_dir
-from trainer.checkpoints.store import LocalStore, open_store
+from trainer.checkpoints.store import LocalStore
+from trainer.checkpoints.uri import open_store
 
 LONG = {"train": {"max_steps": 48, "epochs": 20, "batch_size": 8}, "checkpoint": {"every_n_steps": 6}}
 

@@ -16,7 +16,7 @@ from tests.factory import make_experiment, run_launch
 from tests.trainer_env import run_trainer, trainer_config, write_dataset
 from trainer.checkpoints.manifest import MANIFEST, Manifest, digest, step_dir
 from trainer.checkpoints.state import to_bytes
-from trainer.checkpoints.store import open_store
+from trainer.checkpoints.uri import open_store
 from trainer.env import Cluster
 from trainer.records import DataError
 from trainer.run import _limit_threads, load_resume_point, slow_precision

@@ -21,7 +21,8 @@ from pytorch_lightning.trainer import call
 
 from launcher.schema.contract import LOGS_AREA
 
-from .checkpoints.store import Store, open_store
+from .checkpoints.store import Store
+from .checkpoints.uri import open_store
 from .env import Cluster
 
 

@@ -13,7 +13,8 @@ from launcher.schema import EXIT_BAD_CONFIG, EXIT_CRASH, EXIT_OK, EXIT_REQUEUE, 
 from launcher.schema import contract as c
 from launcher.schema.errors import describe
 
-from .checkpoints.store import StoreError, open_store
+from .checkpoints.store import StoreError
+from .checkpoints.uri import open_store
 from .env import Cluster
 from .preemption import Preempted
 from .records import DataError
@@ -67,7 +68,6 @@ def _run_agent(config: Path, cluster: Cluster, flag: StopFlag) -> int:
         return _finish(EXIT_BAD_CONFIG, f"error: {exc}")
     from .agent import run_agent
     from .checkpoints.final import finished_metrics
-    from .checkpoints.store import open_store
 
     if flag.requested:
         return _finish(EXIT_REQUEUE, "requeue: stopped before the gang formed")

@@ -21,7 +21,8 @@ from .checkpoints.catalog import latest_valid, reclaim_newer_than
 from .checkpoints.final import EXPERIMENT, finished_metrics, save_final
 from .checkpoints.manifest import step_dir
 from .checkpoints.state import TRAINER_FILE, ResumePoint, from_bytes, rank_file
-from .checkpoints.store import Store, open_store
+from .checkpoints.store import Store
+from .checkpoints.uri import open_store
 from .checkpoints.writer import CheckpointWriter
 from .clock import TrainingClock
 from .data import ReviewsData

@@ -75,7 +75,7 @@ def list_checkpoints(root: str, run_id: str, verify: bool) -> tuple[list, object
     """The catalog entries of `<root>/<run>/checkpoints`, newest first, and the store. ConfigError (one line)
     for a folder that does not exist, or an S3 root without credentials, bucket or endpoint."""
     from trainer.checkpoints.catalog import entries  # torch-free
-    from trainer.checkpoints.store import open_store
+    from trainer.checkpoints.uri import open_store
 
     os.environ.setdefault("AWS_MAX_ATTEMPTS", S3_ATTEMPTS)
     with _s3_errors(root):

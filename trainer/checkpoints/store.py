@@ -133,11 +133,3 @@ def open_staging(path: Path) -> Iterator[BinaryIO]:
     with open(path, "wb") as fh:
         yield fh
 
-
-def open_store(uri: str, run_id: str, area: str = "checkpoints") -> Store:
-    """The store for `<uri>/<run id>/<area>`: S3 for s3:// URIs, a folder otherwise."""
-    if uri.startswith("s3://"):
-        from .s3 import S3Store
-
-        return S3Store.from_uri(f"{uri.rstrip('/')}/{run_id}/{area}")
-    return LocalStore(Path(uri) / run_id / area)
