@@ -3,10 +3,9 @@
 import json
 
 import pytest
-import yaml
 from kubernetes import client
 
-from tests.cluster.namespaces import MANIFESTS, manifest_objects
+from tests.cluster.namespaces import MANIFESTS, kustomization_objects
 from tests.cluster.objects import CONFIGS, create, run_objects
 from tests.cluster.wait import exists, until
 
@@ -80,15 +79,16 @@ def test_restricted_pod_security_refuses_pods_of_a_template_that_adds_a_capabili
     assert 'violates PodSecurity "restricted:latest": unrestricted capabilities' in event.message
 
 
-def test_the_static_manifests_are_accepted(kube):
-    """`kubectl apply -k manifests/` without Kueue (its CRDs are not installed here)."""
-    files = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())["resources"]
-    objects = [obj for f in files for obj in manifest_objects(f.removesuffix(".yaml"))]
-    kueue = [o for o in objects if o["apiVersion"].startswith("kueue.x-k8s.io/")]
-    assert {o["kind"] for o in kueue} == {"ResourceFlavor", "ClusterQueue", "LocalQueue"}
+def test_the_static_manifests_are_accepted_without_kueue_and_the_queue_is_an_overlay_of_its_own(kube):
+    """`kubectl apply -k manifests/` works on a cluster without Kueue (no CRDs here); the queue is
+    `kubectl apply -k manifests/kueue/`."""
+    objects = kustomization_objects()
+    assert not [o for o in objects if o["apiVersion"].startswith("kueue.x-k8s.io/")]
+    queues = kustomization_objects(MANIFESTS / "kueue")
+    assert {o["kind"] for o in queues} == {"ResourceFlavor", "ClusterQueue", "LocalQueue"}
     try:
         for obj in objects:
-            if obj not in kueue and obj["kind"] != "PriorityClass":
+            if obj["kind"] != "PriorityClass":
                 create(kube.api, obj)
         # The session created the PriorityClass from this same manifest (the configs' pods need it).
         (priority,) = [o for o in objects if o["kind"] == "PriorityClass"]

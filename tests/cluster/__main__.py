@@ -1,20 +1,24 @@
 """`make cluster`: the tests' control plane in the foreground, for people and scripts.
 
-Writes an admin kubeconfig to .cluster/kubeconfig once the API answers and the node pools are Ready, then
-waits; Ctrl-C or SIGTERM stops every process and removes the kubeconfig.
+Once the API answers and the node pools are Ready, applies manifests/ as a cluster admin would (the `training`
+namespace, its claims bound to volumes of the cluster's own, the launcher's Role, the PriorityClass), writes an
+admin kubeconfig whose context namespace is `training` to .cluster/kubeconfig, and waits; Ctrl-C or SIGTERM
+stops every process and removes the kubeconfig.
 
     make cluster &  ...  kubectl --kubeconfig .cluster/kubeconfig get nodes
     python -m tests.cluster --kubeconfig PATH     # write it elsewhere
 """
 
 import argparse
-import shutil
 import signal
 import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 from .binaries import ROOT, MissingControlPlane
+from .namespaces import apply_manifests
 from .processes import interrupt_on_sigterm
 from .session import start_cluster
 
@@ -34,13 +38,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         try:
-            kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(cluster.kubeconfig, kubeconfig)
-            kubeconfig.chmod(0o600)
+            namespace = apply_manifests(cluster.api)
+            write_kubeconfig(cluster.kubeconfig, kubeconfig, namespace)
             nodes = sum(len(names) for names in cluster.pools.values())
             print(f"control plane ready in {cluster.start_seconds:.1f} s: {cluster.control_plane.layout.server}, "
                   f"{nodes} nodes in {len(cluster.pools)} pools\nkubeconfig: {kubeconfig}\n"
-                  f"logs: {workdir}/*.log\nCtrl-C to stop.", flush=True)
+                  f"logs: {workdir}/*.log\n"
+                  f"manifests/ applied: namespace {namespace!r} (the kubeconfig's default), claims bound\n"
+                  f"next, in another shell:  export KUBECONFIG={kubeconfig}; "
+                  f".venv/bin/launch train configs/smoke.yaml\nCtrl-C to stop.", flush=True)
             signal.pause()
         except KeyboardInterrupt:
             pass
@@ -48,6 +54,18 @@ def main(argv: list[str] | None = None) -> int:
             kubeconfig.unlink(missing_ok=True)
             cluster.stop()
     return 0
+
+
+def write_kubeconfig(admin: Path, path: Path, namespace: str) -> None:
+    """A copy of the admin kubeconfig whose context defaults to `namespace`, as `kubectl config
+    set-context --current --namespace` would make it."""
+    doc = yaml.safe_load(admin.read_text())
+    for context in doc["contexts"]:
+        context["context"]["namespace"] = namespace
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    path.touch(mode=0o600)  # it holds the admin token: never readable by others, not even for a moment
+    path.write_text(yaml.safe_dump(doc))
 
 
 if __name__ == "__main__":

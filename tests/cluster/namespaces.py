@@ -23,6 +23,36 @@ def manifest_objects(name: str) -> list[dict]:
     return [doc for doc in yaml.safe_load_all((MANIFESTS / f"{name}.yaml").read_text()) if doc]
 
 
+def kustomization_objects(folder: Path = MANIFESTS) -> list[dict]:
+    """The objects `kubectl apply -k folder` applies (its kustomization's plain resource files, in order)."""
+    files = yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
+    return [doc for f in files for doc in yaml.safe_load_all((folder / f).read_text()) if doc]
+
+
+def apply_manifests(api: client.ApiClient, timeout: float = 30) -> str:
+    """`kubectl apply -k manifests/` as a cluster admin would, plus what a cluster's storage provides: a
+    static PersistentVolume of the claims' class for each claim. Objects that exist are left as they are.
+    Returns the namespace, once its claims are Bound and its ServiceAccounts exist."""
+    objects = kustomization_objects()
+    (namespace,) = [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"]
+    core = client.CoreV1Api(api)
+    for obj in objects:
+        _create_unless_present(lambda o=obj: create_from_yaml_single_item(api, o))
+    claims = [o["metadata"]["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    for claim in claims:
+        _create_unless_present(lambda c=claim: core.create_persistent_volume(_volume(namespace, c)))
+    _await_ready(core, namespace, claims, timeout)
+    return namespace
+
+
+def _create_unless_present(create) -> None:
+    try:
+        create()
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
 def in_namespace(objects: list[dict], namespace: str) -> list[dict]:
     """Copies of namespaced manifests moved to `namespace` (RoleBinding subjects too)."""
     moved = []
@@ -47,6 +77,11 @@ def create_namespace(api: client.ApiClient, namespace: str, claims=CLAIMS, timeo
     for claim in claims:
         core.create_persistent_volume(_volume(namespace, claim))
         core.create_namespaced_persistent_volume_claim(namespace, _claim(claim))
+    _await_ready(core, namespace, claims, timeout)
+
+
+def _await_ready(core: client.CoreV1Api, namespace: str, claims, timeout: float) -> None:
+    """Until the namespace's default ServiceAccount exists and every claim is Bound."""
     until(lambda: exists(core.read_namespaced_service_account, "default", namespace), timeout,
           f"ServiceAccount {namespace}/default")
     for claim in claims:
