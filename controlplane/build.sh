@@ -41,7 +41,13 @@ fi
 mkdir -p "$root"
 # One build at a time per cache folder: two `make test` runs sharing a cache must not interleave writes.
 exec 9>"$root/build.lock"
-flock 9
+if ! flock -n 9; then
+    # Say who holds it: a silent wait of many minutes looks like a hang.
+    holder=$(fuser "$root/build.lock" 2>/dev/null | xargs -n1 2>/dev/null | grep -vx "$$" | head -n1 || true)
+    echo "another build of this control plane is running${holder:+ (pid $holder: $(ps -o args= -p "$holder" 2>/dev/null | cut -c1-80))};" \
+         "waiting for it to finish (lock: $root/build.lock) ..." >&2
+    flock 9
+fi
 if up_to_date; then
     echo "control plane up to date: $bin (built by another process)"
     exit 0

@@ -48,11 +48,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"next, in another shell:  export KUBECONFIG={kubeconfig}; "
                   f".venv/bin/launch train configs/smoke.yaml\nCtrl-C to stop.", flush=True)
             signal.pause()
-        except KeyboardInterrupt:
-            pass
+        except KeyboardInterrupt as exc:
+            why = "SIGTERM" if str(exc) == f"signal {signal.SIGTERM}" else "Ctrl-C (SIGINT)"
+            print(f"{why}: stopping the control plane and removing {kubeconfig} ...", flush=True)
         finally:
             kubeconfig.unlink(missing_ok=True)
             cluster.stop()
+    print("stopped: no process of the cluster is left", flush=True)
     return 0
 
 
