@@ -12,6 +12,7 @@ from ..render.manifests import render
 from ..status.table import print_list, print_status
 from . import doctor, follow, ops
 from .api import ClusterError, Kube, connect, context_namespace
+from .records import ClusterRecord
 from .runstatus import QUEUE_LABEL, run_status
 from .submit import submit
 
@@ -34,6 +35,16 @@ class Target:
 
     def kube(self, configured: str | None = None) -> Kube:
         return Kube(connect(self.kubeconfig, self.context), self.namespace_for(configured))
+
+    def kube_for_run(self, run_id: str) -> Kube:
+        """For a command given a run id: --namespace, else the namespace this machine submitted the run to
+        (its record, launcher/cluster/records.py), else the context's, else "default"."""
+        record = ClusterRecord.load(self.runs_root, run_id) if not self.namespace else None
+        return self.kube(record.namespace if record else None)
+
+    def hint_namespace(self, namespace: str) -> str:
+        """` -n NS` for a printed command when NS is not where the same command would look by itself."""
+        return "" if namespace == self.namespace_for() else f" -n {namespace}"
 
 
 def _structured(output: str) -> bool:
@@ -58,14 +69,15 @@ def train(target: Target, run: Run, dry_run: str, wait: bool, output: str, say: 
     verb = "already submitted:" if submitted.existed else "server dry run passed for" if dry_run else "submitted"
     say(document({**status.to_json(), "created": submitted.created, "existed": submitted.existed,
                   "dry_run": dry_run}, output) if _structured(output) else
-        f"{verb} run {run.run_id} in namespace {kube.namespace} ({status.status}); follow it with "
-        f"`launch logs {run.run_id} -f`, check it with `launch status {run.run_id}`")
+        f"{verb} run {run.run_id} in namespace {kube.namespace} ({status.status})" + ("" if dry_run else
+        f"; follow it with `launch logs {run.run_id} -f{target.hint_namespace(kube.namespace)}`, check it with "
+        f"`launch status {run.run_id}{target.hint_namespace(kube.namespace)}`"))
     return 0 if not wait or status.status == "Succeeded" else 1
 
 
 def status(target: Target, run_id: str, output: str, say: Say) -> int:
     """`launch status RUN`: the run's table, or its RunStatus as JSON. ClusterError if there is no such run."""
-    kube = target.kube()
+    kube = target.kube_for_run(run_id)
     found = ops.read_status(kube, run_id, target.runs_root)
     if found is None:
         raise ClusterError(f"no run {run_id!r} in namespace {kube.namespace!r} (see `launch list`)")
@@ -84,7 +96,7 @@ def logs(target: Target, run_id: str, index: int, attempt: int | None, tail: int
          say: Say, note: Say) -> int:
     """`launch logs`: one attempt's log (`attempt` None: the newest) to `say`, or with `follow_` every attempt
     of the index in turn, with the lines between attempts to `note` (stderr)."""
-    kube = target.kube()
+    kube = target.kube_for_run(run_id)
     job = kube.job(run_id)
     if job is None:
         raise ClusterError(f"no run {run_id!r} in namespace {kube.namespace!r} (see `launch list`)")
@@ -101,17 +113,18 @@ def logs(target: Target, run_id: str, index: int, attempt: int | None, tail: int
 
 def cancel(target: Target, run_id: str, output: str, say: Say) -> int:
     """`launch cancel`: delete the run's objects (foreground), keep its checkpoints, say how to resume."""
-    before = ops.cancel(target.kube(), run_id, target.runs_root)
+    kube = target.kube_for_run(run_id)
+    before = ops.cancel(kube, run_id, target.runs_root)
     step = f" (last committed step {before.committed_step})" if before.committed_step is not None else ""
     say(document({**before.to_json(), "status": "Cancelled"}, output) if _structured(output) else
         f"cancelled run {run_id}: its Job, pods, ConfigMap and Service are deleted; its checkpoints are kept"
-        f"{step}. Bring it back with `launch resume {run_id}`")
+        f"{step}. Bring it back with `launch resume {run_id}{target.hint_namespace(kube.namespace)}`")
     return 0
 
 
 def resume(target: Target, run_id: str, output: str, say: Say) -> int:
     """`launch resume`: re-submit a Failed or Cancelled run under its run id; leave any other alone."""
-    before, submitted = ops.resume(target.kube(), run_id, target.runs_root)
+    before, submitted = ops.resume(target.kube_for_run(run_id), run_id, target.runs_root)
     if submitted is None:
         say(document(before.to_json(), output) if _structured(output) else
             f"run {run_id} is {before.status}: nothing to resume (only Failed or Cancelled runs are)")
@@ -125,7 +138,7 @@ def resume(target: Target, run_id: str, output: str, say: Say) -> int:
 
 def diagnose(target: Target, run_id: str, output: str, say: Say) -> int:
     """`launch doctor`: 0 when nothing is wrong, 1 when a finding is a problem."""
-    kube = target.kube()
+    kube = target.kube_for_run(run_id)
     job = kube.job(run_id)
     if job is None:
         raise ClusterError(f"no run {run_id!r} in namespace {kube.namespace!r} (see `launch list`)")
