@@ -13,7 +13,6 @@ from ..status.table import print_list, print_status
 from . import doctor, follow, ops
 from .api import ClusterError, Kube, connect, context_namespace
 from .runstatus import QUEUE_LABEL, run_status
-from .submit import submit
 
 Say = Callable[[str], None]
 
@@ -49,9 +48,7 @@ def train(target: Target, run: Run, dry_run: str, wait: bool, output: str, say: 
             f" in namespace {target.namespace_for(run.experiment.namespace)}")
         return 0
     kube = target.kube(run.experiment.namespace)
-    submitted = submit(kube, objects, dry_run)
-    if not dry_run:
-        ops.remember(kube, run.run_id, objects[0]["data"]["config.yaml"], target.runs_root)
+    submitted = ops.submit_run(kube, run.run_id, objects, target.runs_root, dry_run)
     status = ops.read_status(kube, run.run_id) if submitted.existed else run_status(submitted.job, [])
     if wait and not dry_run:
         status = follow.wait_run(kube, run.run_id, say if not _structured(output) else lambda _: None)
