@@ -64,8 +64,7 @@ def test_launch_train_again_completes_a_submission_cut_after_its_configmap(
     first = launch(via_proxy, namespace, tmp_path, "train", *config)
     assert first.returncode == 2 and "Traceback" not in first.stderr, first.stderr
     job = kube.batch.read_namespaced_job(run_id, namespace)
-    assert (job.spec.suspend, job.metadata.annotations[SUBMISSION]) == (True, "incomplete")
-    assert "ConfigMap" in owned_objects(kube, namespace, run_id)
+    assert (job.spec.suspend, "ConfigMap" in owned_objects(kube, namespace, run_id)) == (True, True)
 
     mended(proxy)
     again = launch(via_proxy, namespace, tmp_path, "train", *config, "-o", "json")
