@@ -107,11 +107,12 @@ def cancel(target: Target, run_id: str, output: str, say: Say) -> int:
 
 
 def resume(target: Target, run_id: str, output: str, say: Say) -> int:
-    """`launch resume`: re-submit a Failed or Cancelled run under its run id; leave any other alone."""
+    """`launch resume`: re-submit a Failed, Cancelled or Gone run under its run id, or complete a cut-off
+    submission; leave any other alone."""
     before, submitted = ops.resume(target.kube(), run_id, target.runs_root)
     if submitted is None:
         say(document(before.to_json(), output) if _structured(output) else
-            f"run {run_id} is {before.status}: nothing to resume (only Failed or Cancelled runs are)")
+            f"run {run_id} is {before.status}: nothing to resume (only Failed, Cancelled or Gone runs are)")
         return 0
     status = run_status(submitted.job, [])
     was = before.status if before else "gone"

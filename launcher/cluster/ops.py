@@ -130,18 +130,14 @@ def wait_gone(kube: Kube, run_id: str, timeout: float, interval: float = 0.5) ->
 
 
 def resume(kube: Kube, run_id: str, runs_root: Path) -> tuple[RunStatus | None, Submitted | None]:
-    """Bring back a Failed or Cancelled run under the same run id from its stored config, so the trainer
+    """Bring back a Failed, Cancelled or Gone run under the same run id from its stored config, so the trainer
     continues from its newest valid checkpoint. Returns (status before, Submitted or None when the run is
     not resumable: Running, Pending, Queued, Suspended or Succeeded are left as they are). A Job whose
     submission was cut off (submit.incomplete) is completed from the stored config instead; a sweep trial
     stays suspended then (the sweep's next pass unsuspends it when it holds a slot)."""
     job = kube.job(run_id)
     if job is not None and incomplete(job):
-        objects = render(validate(yaml.safe_load(stored_config(kube, run_id, runs_root)),
-                                  source=f"run {run_id}'s stored config"), run_id)
-        if SWEEP_LABEL in (job["metadata"].get("labels") or {}):
-            by_kind(objects)["Job"]["spec"]["suspend"] = True
-        return run_status(job, []), submit(kube, objects)
+        return run_status(job, []), complete_cut(kube, job, runs_root)
     before = read_status(kube, run_id, runs_root)
     if before is not None and before.status not in RESUMABLE:
         return before, None
@@ -156,3 +152,14 @@ def resume(kube: Kube, run_id: str, runs_root: Path) -> tuple[RunStatus | None, 
     if record and record.cancelled:
         replace(record, cancelled=False).save(runs_root)
     return before, submitted
+
+
+def complete_cut(kube: Kube, job: dict, runs_root: Path) -> Submitted:
+    """Complete the cut-off submission of `job` from its stored config (submit.complete, through submit); a
+    sweep trial stays suspended (the sweep's next pass unsuspends it when it holds a slot)."""
+    run_id = job["metadata"]["name"]
+    exp = validate(yaml.safe_load(stored_config(kube, run_id, runs_root)), source=f"run {run_id}'s stored config")
+    objects = render(exp, run_id)
+    if SWEEP_LABEL in (job["metadata"].get("labels") or {}):
+        by_kind(objects)["Job"]["spec"]["suspend"] = True
+    return submit(kube, objects)
