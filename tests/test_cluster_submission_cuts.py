@@ -4,12 +4,14 @@ doctor` names as cut off, and that no pod nor Kueue can start before its ConfigM
 TTL controller removed still has a status. Real control plane (tests/cluster)."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from launcher.schema.contract import termination_message
 from tests.cluster.wait import until
-from tests.factory import run_launch
+from tests.factory import ROOT, run_launch
 
 pytestmark = pytest.mark.cluster
 
@@ -123,12 +125,20 @@ def gone(kube, namespace: str, run_id: str) -> None:
           60, f"the TTL controller to remove {run_id}")
 
 
-def test_status_says_how_a_run_ended_after_the_ttl_removed_its_job(kube, namespace, kubelet, tmp_path):
+@pytest.mark.parametrize("seen_by", ["status", "train --wait"])
+def test_status_says_how_a_run_ended_after_the_ttl_removed_its_job(kube, namespace, kubelet, tmp_path, seen_by):
+    """Defect 2 for a plain run: `launch status` said "no run" once the TTL controller removed the Job."""
     where = ("--namespace", namespace, "--kubeconfig", str(kube.kubeconfig), "--runs-root", str(tmp_path / "runs"))
-    submitted = run_launch("train", *QUICKSTART, "-o", "json", *where)
-    run_id = json.loads(submitted.stdout.splitlines()[-1])["run_id"]
-    finish(kube, namespace, kubelet, run_id)
-    seen = json.loads(run_launch("status", run_id, "-o", "json", *where).stdout)
+    run_id = run_id_of(namespace, *QUICKSTART)
+    if seen_by == "status":
+        assert run_launch("train", *QUICKSTART, *where).returncode == 0
+        finish(kube, namespace, kubelet, run_id)
+        seen = json.loads(run_launch("status", run_id, "-o", "json", *where).stdout)
+    else:
+        waiting = subprocess.Popen([sys.executable, "-m", "launcher", "train", *QUICKSTART, "--wait", "-o", "json",
+                                    *where], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        finish(kube, namespace, kubelet, run_id)
+        seen = json.loads(waiting.communicate(timeout=120)[0].splitlines()[-1])
     assert (seen["status"], seen["metrics"]) == ("Succeeded", {"test_accuracy": 0.8})
 
     kube.batch.patch_namespaced_job(run_id, namespace, {"spec": {"ttlSecondsAfterFinished": 0}})

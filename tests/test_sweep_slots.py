@@ -30,7 +30,8 @@ def test_a_succeeded_or_failed_trial_frees_its_slot_for_the_next_waiting_one():
 
 
 def test_a_running_or_preempted_trial_keeps_its_slot():
-    assert assign(held("s-c", "s-a", at=0), TRIALS, {"s-a": job(), "s-c": job()}, {}, 2, NOW) == held("s-c", "s-a", at=0)
+    jobs = {"s-a": job(), "s-c": job()}
+    assert assign(held("s-c", "s-a", at=0), TRIALS, jobs, {}, 2, NOW) == held("s-c", "s-a", at=0)
 
 
 def test_a_slot_claimed_for_a_trial_not_created_yet_is_kept_for_it_however_old():

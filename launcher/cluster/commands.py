@@ -52,6 +52,7 @@ def train(target: Target, run: Run, dry_run: str, wait: bool, output: str, say: 
     status = ops.read_status(kube, run.run_id) if submitted.existed else run_status(submitted.job, [])
     if wait and not dry_run:
         status = follow.wait_run(kube, run.run_id, say if not _structured(output) else lambda _: None)
+        ops.note_end(status, target.runs_root)
     verb = "already submitted:" if submitted.existed else "server dry run passed for" if dry_run else "submitted"
     say(document({**status.to_json(), "created": submitted.created, "existed": submitted.existed,
                   "dry_run": dry_run}, output) if _structured(output) else

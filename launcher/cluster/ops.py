@@ -35,15 +35,22 @@ def read_status(kube: Kube, run_id: str, runs_root: Path | None = None) -> RunSt
     once the Job is gone (removed by ttlSecondsAfterFinished, or cancelled here), the status comes from it
     (`gone_status`). None when neither the Job nor a record of this namespace exists."""
     job = kube.job(run_id)
-    record = ClusterRecord.load(runs_root, run_id) if runs_root else None
-    if record and record.namespace != kube.namespace:
-        record = None
     if job is None:
-        return gone_status(record) if record else None
+        record = ClusterRecord.load(runs_root, run_id) if runs_root else None
+        return gone_status(record) if record and record.namespace == kube.namespace else None
     status = run_status(job, kube.pods(run_selector(run_id)))
-    if record and status.status in ENDED and record.ended != ended_fields(status):
-        replace(record, ended=ended_fields(status)).save(runs_root)
+    if runs_root:
+        note_end(status, runs_root)
     return status
+
+
+def note_end(status: RunStatus, runs_root: Path) -> None:
+    """Write how a finished run ended into this machine's record of it, the first time it is seen (no
+    record of this namespace: nothing to do)."""
+    record = ClusterRecord.load(runs_root, status.run_id)
+    if record and record.namespace == status.namespace and status.status in ENDED \
+            and record.ended != ended_fields(status):
+        replace(record, ended=ended_fields(status)).save(runs_root)
 
 
 def ended_fields(status: RunStatus) -> dict:

@@ -6,8 +6,8 @@ cut-off submission can be completed by `launch resume`) and after:
     {"run_id", "namespace", "config_hash", "config": <the resolved config YAML>, "cancelled": bool,
      "ended": null | {"status", "reason", "attempts", "preemptions", "failures", "committed_step", "metrics",
                       "created"}}
-`ended` is how the run ended, written when `launch status` first sees its Job finished, so `status` can say
-it once ttlSecondsAfterFinished has removed the Job.
+`ended` is how the run ended, written when `launch status` or `launch train --wait` first sees its Job
+finished, so `status` can say it once ttlSecondsAfterFinished has removed the Job.
 The local runner's run.json lives beside it in the same folder layout but never in the same folder name
 space by accident: a cluster record has no run.json, so `launch list --local` does not list it.
 """
