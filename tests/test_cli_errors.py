@@ -78,8 +78,8 @@ CASES = [
     (["resume", "run"], "error: no kubeconfig (/nonexistent/kubeconfig does not exist) and not in a pod: pass "
                         "--kubeconfig or set KUBECONFIG, or use --local to run here"),
     (["sweep", "status", "configs/sweeps/smoke-lr.yaml", "--kubeconfig", "{tmp}/down.kubeconfig"],
-     "error: list jobs.batch: no answer from the API server https://127.0.0.1:9 after 6 tries (MaxRetryError): "
-     "check that the cluster is up and the kubeconfig's context (--context, --kubeconfig)"),
+     "error: get configmaps/smoke-lr-slots: no answer from the API server https://127.0.0.1:9 after 6 tries "
+     "(MaxRetryError): check that the cluster is up and the kubeconfig's context (--context, --kubeconfig)"),
 ]
 
 

@@ -214,4 +214,8 @@ def test_with_a_kueue_queue_every_trial_waits_for_kueue_and_no_slots_are_kept(ku
     assert {(j.spec.suspend, j.metadata.labels["kueue.x-k8s.io/queue-name"])
             for j in jobs(kube, namespace).values()} == {(True, "training")}
     config_maps = kube.core.list_namespaced_config_map(namespace, label_selector="kubetrain.dev/sweep=lr").items
-    assert sorted(c.metadata.owner_references[0].name for c in config_maps) == sorted(first.created)  # no slots
+    owned = sorted(c.metadata.owner_references[0].name for c in config_maps if c.metadata.owner_references)
+    [sweeps_own] = [c for c in config_maps if not c.metadata.owner_references]
+    assert owned == sorted(first.created)
+    assert (json.loads(sweeps_own.data["active"]), set(json.loads(sweeps_own.data["trials"]))) == \
+        ({}, set(first.created))  # no slots claimed; the trials are recorded

@@ -4,7 +4,7 @@ SWEEP --local` do; launcher/cli/app.py parses the options.
 A pass prints a table, a row per trial (run id, state, the values that vary), and a summary line for
 people, or one JSON document per pass for `-o json` (the same as YAML for `-o yaml`): {"sweep", "namespace",
 "max_parallel", "queue", "trials": [{"run_id", "values", "state", "created"}], "orphans", "done"}; exit 0
-(with --wait: every trial succeeded) or 1 (--wait: some trial failed). `status` and `--local` print ranked
+(with --wait: every trial succeeded) or 1 (--wait: some trial failed, or is Gone). `status` and `--local` print ranked
 rows (launcher/sweeps/rank.py).
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from ..output import document, table
 from ..sweeps.expand import Trial, expand
 from ..sweeps.loading import LoadedSweep, load_sweep
+from ..sweeps.rank import ENDED
 
 Say = Callable[[str], None]
 WAIT_SECONDS = 10.0  # between passes of --wait
@@ -41,7 +42,7 @@ def summary(loaded: LoadedSweep, trials: list[Trial], states: dict[str, str], cr
             "trials": [{"run_id": t.run_id, "values": t.values, "state": states.get(t.run_id, "planned"),
                         "created": t.run_id in created} for t in trials],
             "orphans": orphans,
-            "done": bool(states) and all(s in ("Succeeded", "Failed") for s in states.values())}
+            "done": bool(states) and all(s in ENDED for s in states.values())}
 
 
 def show(doc: dict, output: str, say: Say) -> None:
@@ -85,7 +86,7 @@ def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
         if not wait or result.done:
             break
         time.sleep(interval)
-    return 1 if wait and "Failed" in result.states.values() else 0
+    return 1 if wait and any(s != "Succeeded" for s in result.states.values()) else 0
 
 
 def show_ranked(doc: dict, output: str, say: Say) -> None:

@@ -14,7 +14,6 @@ from . import doctor, follow, ops
 from .api import ClusterError, Kube, connect, context_namespace
 from .records import ClusterRecord
 from .runstatus import QUEUE_LABEL, run_status
-from .submit import submit
 
 Say = Callable[[str], None]
 
@@ -60,12 +59,11 @@ def train(target: Target, run: Run, dry_run: str, wait: bool, output: str, say: 
             f" in namespace {target.namespace_for(run.experiment.namespace)}")
         return 0
     kube = target.kube(run.experiment.namespace)
-    submitted = submit(kube, objects, dry_run)
-    if not dry_run:
-        ops.remember(kube, run.run_id, objects[0]["data"]["config.yaml"], target.runs_root)
+    submitted = ops.submit_run(kube, run.run_id, objects, target.runs_root, dry_run)
     status = ops.read_status(kube, run.run_id) if submitted.existed else run_status(submitted.job, [])
     if wait and not dry_run:
         status = follow.wait_run(kube, run.run_id, say if not _structured(output) else lambda _: None)
+        ops.note_end(status, target.runs_root)
     verb = "already submitted:" if submitted.existed else "server dry run passed for" if dry_run else "submitted"
     say(document({**status.to_json(), "created": submitted.created, "existed": submitted.existed,
                   "dry_run": dry_run}, output) if _structured(output) else
@@ -123,11 +121,12 @@ def cancel(target: Target, run_id: str, output: str, say: Say) -> int:
 
 
 def resume(target: Target, run_id: str, output: str, say: Say) -> int:
-    """`launch resume`: re-submit a Failed or Cancelled run under its run id; leave any other alone."""
+    """`launch resume`: re-submit a Failed, Cancelled or Gone run under its run id, or complete a cut-off
+    submission; leave any other alone."""
     before, submitted = ops.resume(target.kube_for_run(run_id), run_id, target.runs_root)
     if submitted is None:
         say(document(before.to_json(), output) if _structured(output) else
-            f"run {run_id} is {before.status}: nothing to resume (only Failed or Cancelled runs are)")
+            f"run {run_id} is {before.status}: nothing to resume (only Failed, Cancelled or Gone runs are)")
         return 0
     status = run_status(submitted.job, [])
     was = before.status if before else "gone"

@@ -14,6 +14,7 @@ from launcher.schema.contract import EXIT_BAD_CONFIG, parse_termination_message
 from .kueue import workload_verdict
 from .runstatus import KUEUE_WEBHOOK, QUEUE_LABEL, condition, container, is_preempted, pod_index, terminated
 from .scheduling import explain
+from .submit import incomplete
 
 BACKOFF_BASE, BACKOFF_CAP = 10, 600  # the Job controller's pod-failure backoff, seconds
 
@@ -53,6 +54,10 @@ def job_findings(job: dict, pods: list[dict], events: list[dict], workloads: lis
     failed = condition(job, "Failed") or condition(job, "FailureTarget")
     if failed:
         return [_failed(failed, pods)]
+    if incomplete(job):
+        return [Finding("the run's submission was cut off before its ConfigMap and Service were all created, so "
+                        "it is held suspended", f"`launch resume {job['metadata']['name']}` completes it (do not "
+                        "unsuspend it by hand: its pods would wait for a missing ConfigMap)")]
     if (job.get("spec") or {}).get("suspend"):
         queue = ((job.get("metadata") or {}).get("labels") or {}).get(QUEUE_LABEL)
         latest = events_of(events, job["metadata"].get("uid", ""))[-1:] or [{}]

@@ -1,8 +1,13 @@
 """What this machine remembers of a cluster run, so `launch resume` can bring back a run whose Job, and with
 it the ConfigMap holding its config, is gone (cancelled, or deleted by ttlSecondsAfterFinished).
 
-One file per run, `<runs root>/<run id>/cluster.json`:
-    {"run_id", "namespace", "config_hash", "config": <the resolved config YAML>, "cancelled": bool}
+One file per run, `<runs root>/<run id>/cluster.json`, written by `launch train` before it submits (so a
+cut-off submission can be completed by `launch resume`) and after:
+    {"run_id", "namespace", "config_hash", "config": <the resolved config YAML>, "cancelled": bool,
+     "ended": null | {"status", "reason", "attempts", "preemptions", "failures", "committed_step", "metrics",
+                      "created"}}
+`ended` is how the run ended, written when `launch status` or `launch train --wait` first sees its Job
+finished, so `status` can say it once ttlSecondsAfterFinished has removed the Job.
 The local runner's run.json lives beside it in the same folder layout but never in the same folder name
 space by accident: a cluster record has no run.json, so `launch list --local` does not list it.
 """
@@ -24,6 +29,7 @@ class ClusterRecord:
     config_hash: str
     config: str
     cancelled: bool = False
+    ended: dict | None = None
 
     def save(self, runs_root: Path) -> Path:
         """Write atomically; returns the file."""

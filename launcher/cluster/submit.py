@@ -1,26 +1,33 @@
-"""Submit a run's rendered objects so that no pod starts before its ConfigMap, and never twice.
+"""Submit a run's rendered objects so that no pod starts (nor Kueue admits one) before its ConfigMap and
+Service exist, and never twice.
 
-Order: the Job is created suspended (no pods), then the ConfigMap and Service with a controller owner
-reference to it (deleting the Job deletes them), then the Job is unsuspended; a Job bound for a Kueue queue
-stays suspended and Kueue admits it. The run id is the Job's name and the config hash its label, so the API
-server's own uniqueness of names makes a resubmission idempotent: same hash -> the existing run is reported
-(and a half-finished submission completed), another hash -> ClusterError naming both.
+Order: the Job is created suspended, without its Kueue queue label and with the annotation
+`kubetrain.dev/submission: incomplete` (no pod, and no Workload for Kueue to admit); then the ConfigMap and
+Service with a controller owner reference to it (deleting the Job deletes them); then one PATCH *releases*
+it: the annotation is removed and the Job is unsuspended, or given its queue label (Kueue then admits it),
+or, for a sweep trial waiting for a slot, left suspended. The run id is the Job's name and the config hash
+its label, so the API server's uniqueness of names makes a resubmission idempotent: same hash -> the
+existing run is reported, and a submission cut off half-way (the Job still carries the annotation) is
+completed by creating whatever is missing and releasing it; another hash -> ClusterError naming both.
 """
 
 import copy
 from dataclasses import dataclass
 
-from ..config.identity import HASH_LABEL
+from ..config.identity import HASH_LABEL, LABEL_PREFIX
 from .api import ClusterError, Kube
+from .runstatus import QUEUE_LABEL
 
 JOB_API = "batch/v1"
+SUBMISSION = f"{LABEL_PREFIX}/submission"  # annotation on a Job whose owned objects may not all exist yet
+INCOMPLETE = "incomplete"
 
 
 @dataclass(frozen=True)
 class Submitted:
     """`job`: the Job as the API server has it (or would have it, after a dry run); `created`: whether this
-    call created it; `existed`: whether it was there already (then nothing was sent, dry run or not);
-    `dry_run`: "" or "server"."""
+    call created it; `existed`: whether it was there already (then nothing was sent, dry run or not, unless
+    its submission had been cut off and this call completed it); `dry_run`: "" or "server"."""
 
     job: dict
     created: bool
@@ -43,16 +50,38 @@ def owned(obj: dict, job: dict) -> dict:
     return out
 
 
-def suspended(job: dict) -> dict:
-    """A copy of the Job manifest with spec.suspend true."""
+def held(job: dict) -> dict:
+    """The Job as first created: suspended, without the queue label, marked incomplete (see the module
+    docstring). `job`: the rendered Job (not changed)."""
     out = copy.deepcopy(job)
     out["spec"]["suspend"] = True
+    out["metadata"]["labels"] = {k: v for k, v in (out["metadata"].get("labels") or {}).items() if k != QUEUE_LABEL}
+    out["metadata"]["annotations"] = {**(out["metadata"].get("annotations") or {}), SUBMISSION: INCOMPLETE}
     return out
 
 
-def queued(job: dict) -> bool:
-    """Whether the rendered Job waits for Kueue (rendered suspended, with a queue label)."""
-    return bool(job["spec"].get("suspend"))
+def incomplete(job: dict) -> bool:
+    """Whether the Job's submission was never completed: its ConfigMap or Service may be missing, and it
+    must not run (nor be unsuspended by hand) before `launch resume`, `launch train` or a sweep pass
+    completes it. Pure."""
+    return ((job.get("metadata") or {}).get("annotations") or {}).get(SUBMISSION) == INCOMPLETE
+
+
+def queue_of(job: dict) -> str | None:
+    """The Kueue queue the rendered Job is bound for (its queue label), or None."""
+    return (job["metadata"].get("labels") or {}).get(QUEUE_LABEL)
+
+
+def release(job: dict) -> dict:
+    """The merge patch that completes a submission of rendered `job`: drop the annotation; add the queue label
+    (Kueue admits it), else unsuspend it unless the rendered Job is suspended (a sweep trial waiting for a
+    slot)."""
+    patch: dict = {"metadata": {"annotations": {SUBMISSION: None}}}
+    if queue := queue_of(job):
+        patch["metadata"]["labels"] = {QUEUE_LABEL: queue}
+    elif not job["spec"].get("suspend"):
+        patch["spec"] = {"suspend": False}
+    return patch
 
 
 def conflict(existing: dict, wanted: dict) -> str | None:
@@ -75,44 +104,30 @@ def submit(kube: Kube, objects: list[dict], dry_run: str = "") -> Submitted:
     if existing := kube.job(job["metadata"]["name"]):
         if refusal := conflict(existing, job):
             raise ClusterError(refusal)
-        return Submitted(_complete(kube, existing, kinds), created=False, dry_run=dry_run, existed=True)
+        return Submitted(complete(kube, existing, kinds), created=False, dry_run=dry_run, existed=True)
     if dry_run == "server":
         checked = [kube.create(obj, dry_run=True) for obj in objects]
         return Submitted(checked[-1], created=False, dry_run=dry_run)
     try:
-        created = kube.create(suspended(job))
+        created = kube.create(held(job))
     except ClusterError as exc:  # a concurrent submit, or our own create retried after a dropped answer
         if exc.status != 409:
             raise
         return submit(kube, objects, dry_run)
-    _create_owned(kube, created, kinds)
-    if not queued(job):
-        created = kube.patch_job(job["metadata"]["name"], {"spec": {"suspend": False}})
-    return Submitted(created, created=True)
+    return Submitted(complete(kube, created, kinds), created=True)
 
 
-def _create_owned(kube: Kube, job: dict, kinds: dict[str, dict]) -> list[str]:
-    """Create the ConfigMap and Service owned by `job`; ones that exist already are left. Returns the kinds
-    created."""
-    made = []
+def complete(kube: Kube, job: dict, kinds: dict[str, dict]) -> dict:
+    """Finish the submission of `job` (as the API server has it) if it is incomplete: create its missing
+    ConfigMap and Service (ones that exist are left), then release it (`release`, from the rendered Job in
+    `kinds`). A complete Job, or one being deleted, is returned as it is: what it runs is its own state."""
+    if job["metadata"].get("deletionTimestamp") or not incomplete(job):
+        return job
     for kind in ("ConfigMap", "Service"):
-        if kind not in kinds:
-            continue
-        try:
-            kube.create(owned(kinds[kind], job))
-            made.append(kind)
-        except ClusterError as exc:
-            if exc.status != 409:
-                raise
-    return made
-
-
-def _complete(kube: Kube, existing: dict, kinds: dict[str, dict]) -> dict:
-    """Finish a submission cut off after its Job was created: create what is missing and, if its ConfigMap
-    had to be made now, unsuspend it (unless Kueue owns the suspension)."""
-    if existing["metadata"].get("deletionTimestamp") or kube.config_map(kinds["ConfigMap"]["metadata"]["name"]):
-        return existing
-    _create_owned(kube, existing, kinds)
-    if existing["spec"].get("suspend") and not queued(kinds["Job"]):
-        return kube.patch_job(existing["metadata"]["name"], {"spec": {"suspend": False}})
-    return existing
+        if kind in kinds:
+            try:
+                kube.create(owned(kinds[kind], job))
+            except ClusterError as exc:
+                if exc.status != 409:
+                    raise
+    return kube.patch_job(job["metadata"]["name"], release(kinds["Job"]))

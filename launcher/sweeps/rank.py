@@ -7,6 +7,7 @@ sweep's metric in the trial's final metrics, None before it has one)."""
 from .schema import Metric
 
 EXIT_DONE, EXIT_FAILED, EXIT_RUNNING = 0, 1, 3
+ENDED = ("Succeeded", "Failed", "Gone")  # launcher/sweeps/ledger.py's ended states
 
 
 def row(trial, state: str, attempts: int, preemptions: int, metrics: dict, metric: Metric | None) -> dict:
@@ -25,9 +26,10 @@ def ranked(rows: list[dict], metric: Metric | None) -> list[dict]:
 
 
 def sweep_state(rows: list[dict]) -> tuple[str, int]:
-    """("Running", 3) until every trial has ended; then ("Failed", 1) if any failed, else ("Succeeded", 0)."""
-    if any(r["state"] not in ("Succeeded", "Failed") for r in rows):
+    """("Running", 3) until every trial has ended (Succeeded, Failed, or Gone: its Job removed before anyone
+    saw how it ended); then ("Succeeded", 0) if all succeeded, else ("Failed", 1)."""
+    if any(r["state"] not in ENDED for r in rows):
         return "Running", EXIT_RUNNING
-    if any(r["state"] == "Failed" for r in rows):
+    if any(r["state"] != "Succeeded" for r in rows):
         return "Failed", EXIT_FAILED
     return "Succeeded", EXIT_DONE
