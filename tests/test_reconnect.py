@@ -6,7 +6,7 @@ import pytest
 
 from launcher.cluster.api import ClusterError, Dropped
 from launcher.cluster.follow import LOG_OVERLAP_SECONDS, LogCursor, stamp_key
-from launcher.cluster.reconnect import Reconnect
+from launcher.cluster.reconnect import GaveUp, Reconnect
 from launcher.cluster.retry import OUTAGE_LIMIT_SECONDS, RECONNECT_BACKOFF
 
 
@@ -74,6 +74,17 @@ def test_the_follower_gives_up_after_the_documented_limit_without_an_answer():
                                            "goes on, see `launch status`"):
         outage.call(unreachable)
     assert sum(time.slept) == pytest.approx(OUTAGE_LIMIT_SECONDS)
+
+
+def test_a_follower_that_gave_up_says_so_once():
+    """pod_views hands every ClusterError of a watch to `failed`, the one `call` raised after the limit too."""
+    time = FakeTime()
+    outage = Reconnect(lambda _: None, limit=60, clock=lambda: time.now, sleep=time.sleep)
+    with pytest.raises(GaveUp) as raised:
+        outage.call(unreachable)
+    with pytest.raises(GaveUp) as again:
+        outage.failed(raised.value)
+    assert again.value is raised.value and str(again.value).count("has not answered") == 1
 
 
 def test_each_outage_is_counted_from_its_own_start():

@@ -80,9 +80,9 @@ def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
     from ..sweeps.reconcile import reconcile
 
     kube = target.kube(trials[0].experiment.namespace)
-    outage = Reconnect()  # with --wait, passes ride out an API server outage (a pass may be repeated)
+    # With --wait, passes ride out an API server outage (a pass cut half-way is simply made again).
+    passes = Reconnect().call if wait else (lambda fn, *args: fn(*args))
     while True:
-        passes = outage.call if wait else lambda fn, *args: fn(*args)
         result = passes(reconcile, kube, loaded.sweep.name, trials, loaded.sweep.max_parallel)
         show(summary(loaded, trials, result.states, result.created, result.orphans, kube.namespace), output, say)
         if not wait or result.done:

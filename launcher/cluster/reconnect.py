@@ -25,6 +25,10 @@ def to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+class GaveUp(ClusterError):
+    """The API server has not answered for the whole outage limit: following ends (exit 2)."""
+
+
 class Reconnect:
     """One follower's view of the API server's availability. `note`: where the reconnect lines go;
     `limit`: seconds without any answer before giving up; `clock`/`sleep`: monotonic seconds (tests pass
@@ -51,14 +55,14 @@ class Reconnect:
     def failed(self, exc: ClusterError) -> None:
         """Wait before the next try after `exc`, saying so. Raises `exc` itself when waiting cannot change
         the answer, and a ClusterError naming the limit once the outage has lasted that long."""
-        if not retryable(exc.status):
+        if isinstance(exc, GaveUp) or not retryable(exc.status):
             raise exc
         now = self.clock()
         self.since = now if self.since is None else self.since
         self.tries += 1
         down = now - self.since
         if down >= self.limit:
-            raise ClusterError(f"{exc} (the API server has not answered for {down:.0f} s: stopped following "
+            raise GaveUp(f"{exc} (the API server has not answered for {down:.0f} s: stopped following "
                                f"after {self.limit:.0f} s; the run itself goes on, see `launch status`)",
                                exc.status) from None
         delay = min(self.backoff.delay(min(self.tries, 16)), self.limit - down)
