@@ -1,5 +1,6 @@
 """The harness itself: loud failures with the fix when something is missing, and no process left behind
-however the run ends."""
+however the run ends. The runs these tests interrupt start with default signal dispositions and are reaped
+whatever happens (tests/children.py), so they pass however this suite was started."""
 
 import os
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.children import started
 from tests.cluster.binaries import MissingControlPlane, binaries, bin_dir
 from tests.cluster.wait import until
 
@@ -69,24 +71,21 @@ def test_make_cluster_leaves_no_process_behind(sig, tmp_path):
     """SIGTERM and Ctrl-C stop everything through the harness; SIGKILL, which no code sees, through
     PR_SET_PDEATHSIG."""
     kubeconfig = tmp_path / "kubeconfig"
-    runner = subprocess.Popen([sys.executable, "-m", "tests.cluster", "--kubeconfig", str(kubeconfig)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     workdir = None
     try:
-        ready, _, logs = (runner.stdout.readline() for _ in range(3))
-        assert ready.startswith("control plane ready"), ready
-        workdir = Path(logs.removeprefix("logs: ").strip()).parent
-        children = _components(runner.pid)
-        assert len(children) == 5 and kubeconfig.exists()
-        runner.send_signal(sig)
-        runner.wait(timeout=15)
-        until(lambda: not _alive(children), 10, f"every component to exit after {sig.name}")
-        if sig != signal.SIGKILL:  # the harness cleaned up after itself
-            assert not kubeconfig.exists() and not workdir.exists()
+        with started([sys.executable, "-m", "tests.cluster", "--kubeconfig", str(kubeconfig)], cwd=ROOT,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as runner:
+            ready, _, logs = (runner.stdout.readline() for _ in range(3))
+            assert ready.startswith("control plane ready"), ready
+            workdir = Path(logs.removeprefix("logs: ").strip()).parent
+            children = _components(runner.pid)
+            assert len(children) == 5 and kubeconfig.exists()
+            runner.send_signal(sig)
+            runner.wait(timeout=15)
+            until(lambda: not _alive(children), 10, f"every component to exit after {sig.name}")
+            if sig != signal.SIGKILL:  # the harness cleaned up after itself
+                assert not kubeconfig.exists() and not workdir.exists()
     finally:
-        runner.kill()
-        runner.wait()
-        runner.stdout.close()
         if workdir:  # after SIGKILL nobody else removes it
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -94,16 +93,11 @@ def test_make_cluster_leaves_no_process_behind(sig, tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
 def test_an_interrupted_test_run_leaves_no_process_behind(sig):
     """Ctrl-C (or SIGTERM) in the middle of a cluster test: the session fixture still stops everything."""
-    runner = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                               "tests/test_cluster_job_outcomes.py"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
+    with started([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_cluster_job_outcomes.py"],
+                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as runner:
         children = until(lambda: len(pids := _components(runner.pid)) == 5 and pids, 60,
                          "the test run's control plane")
         time.sleep(2)  # inside the test now, not in set-up
         runner.send_signal(sig)
         assert runner.wait(timeout=20) == pytest.ExitCode.INTERRUPTED  # the run stopped, not just the test
         until(lambda: not _alive(children), 10, f"every component to exit after {sig.name}")
-    finally:
-        runner.kill()
-        runner.wait()

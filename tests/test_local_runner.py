@@ -1,13 +1,18 @@
 """`launch train --local`: the rendered Job run here, with Job semantics and preemption drills."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from launcher.local.pods import plain_line
-from tests.factory import run_launch
+from tests.children import started
+from tests.factory import ROOT, run_launch
 from tests.trainer_env import trainer_config
 
 
@@ -141,38 +146,35 @@ def test_active_deadline_fails_the_job(tmp_path):
     assert summary["reason"] == "DeadlineExceeded: ran past activeDeadlineSeconds=8"
 
 
-def test_ctrl_c_stops_every_index_gracefully_and_the_run_resumes_later(tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
+def launch_command(tmp_path, config, volumes, *args) -> list[str]:
+    return [sys.executable, "-m", "launcher", "train", str(config), "--local", "--runs-root", str(tmp_path / "runs"),
+            "--volumes-root", str(tmp_path / "volumes"), *volumes, *args]
 
-    from tests.factory import ROOT
-    config, volumes = local_world(tmp_path, train={"max_steps": 100000, "epochs": 100000})
-    args = [sys.executable, "-m", "launcher", "train", str(config), "--local", "--runs-root", str(tmp_path / "runs"),
-            "--volumes-root", str(tmp_path / "volumes"), *volumes]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    checkpoints = tmp_path / "ckpt"
-    while proc.poll() is None and not list(checkpoints.glob("*/checkpoints/step-*/manifest.json")):
+
+def popen_launch(tmp_path, config, volumes, *args):
+    """`launch train --local` started as a user's terminal would (Ctrl-C acts, whatever this test run
+    inherited: tests/children.py), killed with every trainer it started when the test ends."""
+    return started(launch_command(tmp_path, config, volumes, *args), cwd=ROOT, stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for_a_checkpoint(proc, tmp_path) -> None:
+    while proc.poll() is None and not list((tmp_path / "ckpt").glob("*/checkpoints/step-*/manifest.json")):
         time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=120)
+
+
+def test_ctrl_c_stops_every_index_gracefully_and_the_run_resumes_later(tmp_path):
+    config, volumes = local_world(tmp_path, train={"max_steps": 100000, "epochs": 100000})
+    with popen_launch(tmp_path, config, volumes) as proc:
+        wait_for_a_checkpoint(proc, tmp_path)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, out[-2000:]
     (state_file,) = (tmp_path / "runs").glob("*/run.json")
     state = json.loads(state_file.read_text())
     assert state["status"] == "Cancelled"
     assert state["history"][-1]["exit_code"] == 75
     assert "requeue: stopped at step" in out  # the trainer committed a checkpoint on the way out
-
-
-def popen_launch(tmp_path, config, volumes, *args, **kw):
-    import subprocess
-    import sys
-
-    from tests.factory import ROOT
-    cmd = [sys.executable, "-m", "launcher", "train", str(config), "--local", "--runs-root", str(tmp_path / "runs"),
-           "--volumes-root", str(tmp_path / "volumes"), *volumes, *args]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
 def run_state(tmp_path) -> dict:
@@ -183,10 +185,10 @@ def run_state(tmp_path) -> dict:
 def test_a_reader_that_goes_away_does_not_stop_the_run(tmp_path):
     """`launch train --local | head -1`: the run goes on to the end, its logs complete."""
     config, volumes = local_world(tmp_path)
-    proc = popen_launch(tmp_path, config, volumes)
-    proc.stdout.readline()
-    proc.stdout.close()  # the reader is gone: every later write to the pipe fails
-    assert proc.wait(timeout=300) == 0
+    with popen_launch(tmp_path, config, volumes) as proc:
+        proc.stdout.readline()
+        proc.stdout.close()  # the reader is gone: every later write to the pipe fails
+        assert proc.wait(timeout=300) == 0
     state = run_state(tmp_path)
     assert state["status"] == "Succeeded"
     (log,) = (tmp_path / "runs").glob("*/logs/index-0-attempt-1.log")
@@ -207,19 +209,16 @@ def trainer_pids(config) -> list[int]:
 
 
 def test_a_second_ctrl_c_while_stopping_still_stops_every_index_and_records_the_outcome(tmp_path):
-    import signal
-    import time
     config, volumes = local_world(tmp_path, train={"max_steps": 100000, "epochs": 100000},
                                   job={"grace_period_seconds": 30})
-    proc = popen_launch(tmp_path, config, volumes)
-    while proc.poll() is None and not list((tmp_path / "ckpt").glob("*/checkpoints/step-*/manifest.json")):
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    for line in proc.stdout:  # wait until the graceful stop is under way, then press Ctrl-C again
-        if "interrupted: stopping every index" in line:
-            proc.send_signal(signal.SIGINT)
-            break
-    out, _ = proc.communicate(timeout=120)
+    with popen_launch(tmp_path, config, volumes) as proc:
+        wait_for_a_checkpoint(proc, tmp_path)
+        proc.send_signal(signal.SIGINT)
+        for line in proc.stdout:  # wait until the graceful stop is under way, then press Ctrl-C again
+            if "interrupted: stopping every index" in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, out[-2000:]
     assert "still stopping" in out
     state = run_state(tmp_path)

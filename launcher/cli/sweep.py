@@ -77,11 +77,14 @@ def sweep(target, path: Path, dry_run: bool, wait: bool, output: str, say: Say,
     if dry_run:
         show(summary(loaded, trials, {}, [], []), output, say)
         return 0
+    from ..cluster.reconnect import Reconnect
     from ..sweeps.reconcile import reconcile
 
     kube = target.kube(trials[0].experiment.namespace)
+    # With --wait, passes ride out an API server outage (a pass cut half-way is simply made again).
+    passes = Reconnect().call if wait else (lambda fn, *args: fn(*args))
     while True:
-        result = reconcile(kube, loaded.sweep.name, trials, loaded.sweep.max_parallel)
+        result = passes(reconcile, kube, loaded.sweep.name, trials, loaded.sweep.max_parallel)
         show(summary(loaded, trials, result.states, result.created, result.orphans, kube.namespace), output, say)
         if not wait or result.done:
             break

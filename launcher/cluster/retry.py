@@ -10,6 +10,10 @@ import random
 from dataclasses import dataclass
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+# How long a follower (`--wait`, `logs -f`) keeps trying without any answer from the API server before it gives
+# up: longer than a control-plane upgrade or an apiserver restart (minutes), short enough that a cluster gone
+# for good ends a CI step within its usual timeout. docs/cluster.md ("When the API server goes away") says so.
+OUTAGE_LIMIT_SECONDS = 30 * 60
 
 
 @dataclass(frozen=True)
@@ -38,3 +42,8 @@ def retryable(status: int | None) -> bool:
     """Whether an HTTP status is worth another try: throttling (429) and server-side trouble (5xx gateway
     and availability errors). `None` means the connection dropped before any answer: also worth it."""
     return status is None or status in RETRIED_STATUSES
+
+
+# A follower reconnects as client-go's reflector re-lists and re-watches: from 0.8 s, doubling, at most 30 s
+# apart (k8s.io/client-go/tools/cache/reflector.go, the reflector's backoff manager), here with full jitter.
+RECONNECT_BACKOFF = RetryPolicy(base=0.8, cap=30.0)

@@ -6,11 +6,10 @@ the list's version, as the client's own Watch docstring and client-go's reflecto
 (shared/reference/kubernetes-run-status.md 5.1).
 """
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-from .api import Dropped, Kube
-from .retry import RetryPolicy
+from .api import ClusterError, Dropped, Kube
+from .reconnect import Reconnect
 
 GONE = 410
 
@@ -45,23 +44,24 @@ def listed(kube: Kube, selector: str) -> PodView:
     return PodView(found["items"], found["metadata"]["resourceVersion"])
 
 
-def pod_views(kube: Kube, selector: str, window: int = 5,
-              sleep: Callable[[float], None] = time.sleep) -> Iterator[list[dict]]:
+def pod_views(kube: Kube, selector: str, window: int = 5, outage: Reconnect | None = None) -> Iterator[list[dict]]:
     """The pods, yielded after the first list, after every change and at the end of every `window`-second
     watch (so a caller also re-checks what the pod watch does not carry, like the Job's conditions).
-    Never ends by itself; ClusterError once the API server stops answering (after the retries)."""
-    view, breaks = listed(kube, selector), 0
+    Never ends by itself. A watch that breaks off, and an API server that stops answering, are retried
+    through `outage` (reconnect.Reconnect: capped back-off, a note per try); its ClusterError ends it."""
+    outage = outage or Reconnect()
+    view = outage.call(listed, kube, selector)
     yield view.items()
     while True:
         try:
             for event in kube.watch_pods(selector, view.resource_version, window):
+                outage.answered()
                 if not view.apply(event):
-                    view = listed(kube, selector)  # 410 Gone: start over from a fresh list
+                    view = outage.call(listed, kube, selector)  # 410 Gone: start over from a fresh list
                     break
                 if event.get("type") != "BOOKMARK":
                     yield view.items()
-            breaks = 0
-        except Dropped:
-            breaks += 1
-            sleep(RetryPolicy().delay(min(breaks, 6)))
+            outage.answered()  # a watch that ended on time, even without events
+        except ClusterError as exc:  # Dropped mid-stream, or no answer to the watch itself
+            outage.failed(exc)
         yield view.items()

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STAGES_FILE = Path(__file__).with_name("kwok_stages.yaml")
+AUDIT_POLICY = Path(__file__).with_name("audit-policy.yaml")
 SERVICE_CIDR = "10.96.0.0/16"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 
@@ -60,6 +61,11 @@ class Layout:
         return self.root / f"{user.replace(':', '-')}.kubeconfig"
 
     @property
+    def audit_log(self) -> Path:
+        """The apiserver's audit log (JSON lines; what AUDIT_POLICY logs: ServiceAccounts' requests)."""
+        return self.root / "audit.log"
+
+    @property
     def server(self) -> str:
         """The apiserver's URL."""
         return f"https://127.0.0.1:{self.apiserver_port}"
@@ -77,7 +83,8 @@ def etcd(lay: Layout) -> list[str]:
 
 
 def kube_apiserver(lay: Layout) -> list[str]:
-    """HTTPS on 127.0.0.1, static tokens, Node+RBAC authorization, the default admission plugins."""
+    """HTTPS on 127.0.0.1, static tokens, Node+RBAC authorization, the default admission plugins and
+    OwnerReferencesPermissionEnforcement, an audit log of the ServiceAccounts' requests."""
     return [str(lay.bin["kube-apiserver"]),
             f"--etcd-servers=http://127.0.0.1:{lay.etcd_port}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={lay.apiserver_port}",
@@ -85,6 +92,9 @@ def kube_apiserver(lay: Layout) -> list[str]:
             f"--cert-dir={lay.cert_dir}",
             f"--token-auth-file={lay.token_file}",
             "--authorization-mode=Node,RBAC",
+            # On by default in OpenShift: setting blockOwnerDeletion needs `update` on the owner's finalizers.
+            "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
+            f"--audit-policy-file={AUDIT_POLICY}", f"--audit-log-path={lay.audit_log}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             # The `kubernetes` Service's endpoints may not be loopback; no pod here dials the API anyway.
             "--endpoint-reconciler-type=none",

@@ -15,25 +15,34 @@ method and a substring of the path (query included) and fires `times` times:
 - "gone": answers a watch with one `ERROR` event carrying a 410 Expired Status, as the apiserver does when
   the resourceVersion was compacted away.
 
+`FaultProxy.outage(seconds)` plays an apiserver restart: the streams open at that moment are cut, and every
+request for `seconds` is dropped unanswered.
+
 kwok runs no kubelet, so the apiserver cannot fetch a container's log (500 "no preferred addresses found").
 `FaultProxy.script_logs` plays that kubelet's part: the pods whose logs are asked for get the scripted logs
-in the order they are first asked for, and GET .../pods/<pod>/log answers them as the kubelet does
-(`timestamps=true` prefixes an RFC 3339 time, `tailLines=N` keeps the last N) and ends the stream, as a
-followed log ends when the container exits.
+in the order they are first asked for (as if written one line a minute up to that moment; `append_log` adds
+lines written now), and GET .../pods/<pod>/log answers them as the kubelet does (`timestamps=true` prefixes an
+RFC 3339 time with 9 fraction digits, `tailLines=N` keeps the last N, `sinceSeconds=S` the lines written in
+the last S seconds) and ends the stream, as a followed log ends when the container exits. `served` records
+the lines each log request got.
 """
 
 import http.client
 import json
 import re
+import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
 
+LINE_SPACING = 60.0  # seconds between the lines of a scripted log (older lines are older by this much)
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization",
               "proxy-authenticate", "host", "content-length"}
 
@@ -66,8 +75,11 @@ class FaultProxy:
         self.ssl = ssl.create_default_context(cafile=str(ca))
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request seen, in order
-        self.logs: dict[str, list[str]] = {}  # pod name -> its container's log lines
+        self.logs: dict[str, list[tuple[float, str]]] = {}  # pod name -> (time written, line) of its log
         self.scripted: list[list[str]] = []  # logs for the next pods asked about
+        self.served: list[tuple[str, str, list[str]]] = []  # (pod, query, lines answered) of every log request
+        self.down_until = 0.0  # monotonic time an outage ends
+        self.streams: set[socket.socket] = set()  # client connections with an answer being relayed
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
@@ -90,11 +102,25 @@ class FaultProxy:
         """The kind of the first armed fault matching the request (counting it as fired), else None."""
         with self.lock:
             self.requests.append((method, path))
+            if time.monotonic() < self.down_until:
+                return "drop"
             for fault in self.faults:
                 if fault.matches(method, path):
                     fault.fired += 1
                     return fault.kind
         return None
+
+    def outage(self, seconds: float) -> None:
+        """The apiserver goes away for `seconds`: the answers being streamed now (watches, followed logs) are
+        cut, and every request until then is dropped unanswered (see `take`)."""
+        with self.lock:
+            self.down_until = time.monotonic() + seconds
+            streams = list(self.streams)
+        for sock in streams:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def kubeconfig(self, path: Path, token: str, namespace: str) -> Path:
         """A kubeconfig that reaches the apiserver through the proxy as the user of `token`."""
@@ -110,26 +136,44 @@ class FaultProxy:
         with self.lock:
             self.scripted.extend(logs)
 
+    def append_log(self, pod: str, *lines: str) -> None:
+        """Lines the pod's container writes now (after its scripted log was first asked for)."""
+        now = time.time()
+        with self.lock:
+            self.logs[pod].extend((now + i * 1e-6, line) for i, line in enumerate(lines))
+
     def log_body(self, path: str) -> bytes | None:
         """The kubelet's answer to a log request for a pod with a (scripted) log, else None."""
         url = urlsplit(path)
         found = re.search(r"/pods/([^/]+)/log$", url.path)
+        now = time.time()
         with self.lock:
             if found and found.group(1) not in self.logs and self.scripted:
-                self.logs[found.group(1)] = self.scripted.pop(0)
-        if not found or found.group(1) not in self.logs:
-            return None
-        query = parse_qs(url.query)
-        lines = self.logs[found.group(1)]
-        if "tailLines" in query:
-            lines = lines[-int(query["tailLines"][0]):]
+                lines = self.scripted.pop(0)
+                self.logs[found.group(1)] = [(now - (len(lines) - 1 - i) * LINE_SPACING, line)
+                                             for i, line in enumerate(lines)]
+            if not found or found.group(1) not in self.logs:
+                return None
+            lines = list(self.logs[found.group(1)])
+            query = parse_qs(url.query)
+            if "sinceSeconds" in query:
+                lines = [(t, line) for t, line in lines if t >= now - int(query["sinceSeconds"][0])]
+            if "tailLines" in query:
+                lines = lines[-int(query["tailLines"][0]):]
+            self.served.append((found.group(1), url.query, [line for _, line in lines]))
         if query.get("timestamps") == ["true"]:
-            lines = [f"2026-04-26T18:35:{i:02d}.000000001Z {line}" for i, line in enumerate(lines)]
-        return "".join(f"{line}\n" for line in lines).encode()
+            return "".join(f"{_stamp(t)} {line}\n" for t, line in lines).encode()
+        return "".join(f"{line}\n" for _, line in lines).encode()
 
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _stamp(unix: float) -> str:
+    """An RFC 3339 UTC time with nanoseconds, as the kubelet prefixes log lines."""
+    whole = datetime.fromtimestamp(int(unix), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{whole}.{round((unix % 1) * 1e9):09d}Z"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -183,13 +227,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(key, value)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        proxy = self.server.proxy
+        with proxy.lock:
+            proxy.streams.add(self.connection)
         try:
             while chunk := response.read1(65536):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError, http.client.IncompleteRead):
-            self.close_connection = True  # the client or the apiserver hung up mid-stream
+        except (OSError, http.client.IncompleteRead):
+            self.close_connection = True  # the client or the apiserver hung up mid-stream (or an outage cut it)
+        finally:
+            with proxy.lock:
+                proxy.streams.discard(self.connection)
 
     def _answer(self, code: int, body: bytes, headers: dict | None = None, close: bool = False) -> None:
         self.send_response(code)
