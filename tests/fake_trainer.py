@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from launcher.schema import EXIT_CRASH, EXIT_REQUEUE
+from launcher.schema import EXIT_CRASH
 from launcher.schema.contract import TRAINING_STARTED
-from tests.job_outcomes import OOM, PREEMPT, SCENARIOS
+from tests.job_outcomes import OOM, SCENARIOS, Notice
 
 
 def next_attempt(folder: Path, index: int) -> int:
@@ -28,8 +28,8 @@ def main() -> None:
     index = int(os.environ["NODE_RANK"])
     step = scenario.step(index, next_attempt(Path(os.environ["ATTEMPTS_DIR"]), index))
     print(f"{TRAINING_STARTED} 0 of 1", flush=True)  # what drills are timed from
-    if step == PREEMPT:  # wait for the spot notice, then commit and requeue as the trainer does
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_REQUEUE))
+    if isinstance(step, Notice):  # wait for the spot notice, then exit as scripted (75: the save committed)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(step.exit_code))
         time.sleep(60)
         sys.exit(EXIT_CRASH)
     if step == OOM:

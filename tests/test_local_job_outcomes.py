@@ -10,12 +10,13 @@ from launcher.local.echo import Echo
 from launcher.local.pod import LocalPod
 from launcher.local.state import RunState
 from launcher.local.supervisor import Drill, Supervisor
-from tests.job_outcomes import PREEMPT, SCENARIOS
+from tests.job_outcomes import SCENARIOS, Notice
 
 
 def drills_for(scenario) -> list[Drill]:
-    """One spot-notice drill per PREEMPT step, aimed at its index."""
-    return [Drill(0.2, index) for index, script in enumerate(scenario.attempts) for step in script if step == PREEMPT]
+    """One spot-notice drill per Notice step, aimed at its index."""
+    return [Drill(0.2, index) for index, script in enumerate(scenario.attempts) for step in script
+            if isinstance(step, Notice)]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])

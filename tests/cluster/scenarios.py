@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from kubernetes import client
 
 from launcher.schema import EXIT_OK, EXIT_REQUEUE
-from tests.job_outcomes import OOM, PREEMPT, Outcome, Scenario
+from tests.job_outcomes import OOM, Notice, Outcome, Scenario
 
 from .kubelet import FakeKubelet
 from .objects import run_objects, submit
@@ -81,8 +81,8 @@ class _Driver:
 
 
 def _end(kubelet: FakeKubelet, pod: client.V1Pod, step) -> None:
-    if step == PREEMPT:
-        kubelet.shut_down_node(pod)
+    if isinstance(step, Notice):
+        kubelet.shut_down_node(pod, exit_code=step.exit_code)
     elif step == OOM:
         kubelet.oom_kill(pod)
     elif step == EXIT_OK:
