@@ -106,3 +106,20 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("a spot notice, then exit 2: ignored, not a bad config", 1, 0,
              ((Notice(EXIT_BAD_CONFIG), EXIT_OK),), Outcome(COMPLETE, preemptions=1)),
 )
+
+
+@dataclass(frozen=True)
+class StaggeredLoss:
+    """Index 0's pod of a two-index Job fails with `code`, then index 1's `gap` seconds later, before index 0's
+    replacement is due. The controller's back-off is Job-wide (one record per Job: failures since the Job's
+    last success, timed from the newest one; pkg/controller/job/backoff_utils.go, and manageJob in
+    job_controller.go creates every missing index in one sync once it has passed), so it re-creates both
+    indexes together, `together_after` seconds after the second failure: a gang whose pods fell out of step
+    (a peer later than peer_timeout_seconds) meets again. Seconds at the controller's 10 s base back-off."""
+
+    gap: float
+    code: int
+    together_after: float
+
+
+STAGGERED_LOSS = StaggeredLoss(gap=4, code=EXIT_REQUEUE, together_after=REPLACEMENT_DELAYS_SECONDS[1])

@@ -11,7 +11,7 @@ measured in tests/job_outcomes.py: 9.8, 20.0 and 39.9 s).
 """
 
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..schema import EXIT_BAD_CONFIG, EXIT_OK, EXIT_REQUEUE
 
@@ -52,3 +52,29 @@ def _ending(code: int) -> str:
 def backoff_seconds(failed_since_success: int, base: float = 10.0) -> float:
     """Delay before the new pod that replaces the `failed_since_success`-th failed pod in a row (from 1)."""
     return min(base * 2 ** (max(1, failed_since_success) - 1), BACKOFF_CAP_SECONDS)
+
+
+@dataclass
+class JobBackoff:
+    """The Job controller's pod-failure back-off record for one Job (backoff_utils.go, backoffRecord):
+    failures since the Job's last success, and when the newest of them ended (seconds, any clock). Missing
+    pods, of whatever index, are created together once `remaining` reaches 0."""
+
+    base: float = 10.0
+    failures_after_success: int = 0
+    last_failure: float | None = field(default=None)
+
+    def failed(self, at: float) -> None:
+        """A pod of any index failed (ignored failures included) at `at`."""
+        self.failures_after_success += 1
+        self.last_failure = at
+
+    def succeeded(self) -> None:
+        """A pod succeeded: the count starts again (newBackoffRecord with new succeeded pods)."""
+        self.failures_after_success, self.last_failure = 0, None
+
+    def remaining(self, now: float) -> float:
+        """Seconds before missing pods may be created (getRemainingTimeForFailuresCount); 0 when they may."""
+        if not self.failures_after_success or self.last_failure is None:
+            return 0.0
+        return max(0.0, backoff_seconds(self.failures_after_success, self.base) - (now - self.last_failure))

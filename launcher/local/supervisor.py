@@ -1,5 +1,5 @@
 """Job semantics on this machine, pod by pod: a failed index alone is replaced (after the controller's
-back-off) while the others keep running; requeues and disruptions are free, bad config fails the Job at
+Job-wide back-off, together with any other index that failed meanwhile) while the others keep running; requeues and disruptions are free, bad config fails the Job at
 once, crashes count toward backoffLimit, the deadline is honoured. Drills rehearse a spot notice (SIGTERM,
 SIGKILL after the grace period) or a node that vanishes without notice (SIGKILL to the whole pod)."""
 
@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 from ..schema.contract import STEP_REACHED, TRAINING_STARTED
 from .echo import Echo
-from .jobrules import backoff_seconds, judge_pod
+from .jobrules import JobBackoff, judge_pod
 from .pod import LocalPod
 from .pods import PodProcess, free_port, stop_all
 from ..schema.contract import utc_stamp
@@ -54,11 +54,11 @@ class Supervisor:
         self.started = time.monotonic()
         self.port = free_port()  # the rendezvous endpoint: fixed for the run, like a Service's port
         self.pods: dict[int, PodProcess] = {}
-        self.due: dict[int, float] = {index: self.started for index in range(pod.completions)}
+        self.missing: set[int] = set(range(pod.completions))  # indexes without a pod, created together
+        self.backoff = JobBackoff(backoff_base)
         self.done: set[int] = set()
         self.disrupted: dict[tuple[int, int], str] = {}  # (index, attempt) -> drill kind
         self.kill_at: dict[int, float] = {}
-        self.failed_since_success = 0
         self.training_since: float | None = None
         self.step = 0  # the newest step rank 0 reported
         self.lost_at_step: int | None = None  # the step reached when the gang last lost a pod
@@ -87,8 +87,9 @@ class Supervisor:
 
     def _step(self) -> None:
         now = time.monotonic()
-        for index in [i for i, at in self.due.items() if at <= now]:
-            self._start(index)
+        if self.missing and not self.backoff.remaining(now):
+            for index in sorted(self.missing):
+                self._start(index)
         for index, pod in list(self.pods.items()):
             if self.state.status != "Running":
                 return
@@ -104,7 +105,7 @@ class Supervisor:
             self._stop_running("Failed", f"DeadlineExceeded: ran past activeDeadlineSeconds={self.pod.deadline_seconds}")
 
     def _start(self, index: int) -> None:
-        del self.due[index]
+        self.missing.discard(index)
         attempt = self.state.last_attempt(index) + 1
         self._say(f"index {index}: starting attempt {attempt}")
         self.pods[index] = PodProcess(self.pod, self.folder, index, attempt, self.port, self.echo, self._line)
@@ -123,7 +124,7 @@ class Supervisor:
         verdict = judge_pod(code, disrupted=drill is not None)
         if verdict.action == "done":
             self.done.add(index)
-            self.failed_since_success = 0
+            self.backoff.succeeded()
         elif verdict.action == "fail":
             self.state.failures += 1  # the Job's status.failed counts the pod that failed it
             self._fail(pod, _with_error_line(verdict.reason, pod.tail()))
@@ -133,7 +134,8 @@ class Supervisor:
 
     def _replace(self, index: int, pod: PodProcess, verdict) -> None:
         state = self.state
-        self.failed_since_success += 1
+        now = time.monotonic()
+        self.backoff.failed(now)
         if verdict.counted:
             state.failures += 1
             if state.failures > self.pod.backoff_limit:
@@ -141,11 +143,11 @@ class Supervisor:
                 return
         else:
             state.preemptions += 1
-        delay = backoff_seconds(self.failed_since_success, self.backoff_base)
+        delay = self.backoff.remaining(now)
         counted = f"failure {state.failures} of {self.pod.backoff_limit} allowed" if verdict.counted else "not counted"
         self._say(f"index {index} attempt {pod.attempt} ended: {verdict.reason}; replacing it "
-                  f"({counted}){f' in {delay:.0f} s (pod-failure back-off)' if delay else ''}")
-        self.due[index] = time.monotonic() + delay
+                  f"({counted}){f' in {delay:.0f} s (the Job-wide pod-failure back-off)' if delay else ''}")
+        self.missing.add(index)
 
     def _fail(self, pod: PodProcess, reason: str) -> None:
         self._say(f"failed: {reason}; last lines of index {pod.index}:")
@@ -156,7 +158,7 @@ class Supervisor:
     def _stop_running(self, status: str, reason: str) -> None:
         """Stop every running pod gracefully and record the outcome, whatever happens."""
         self.state.status, self.state.reason = status, reason
-        self.due.clear()
+        self.missing.clear()
         stop_all(list(self.pods.values()), self.pod.grace_seconds)
         for index, pod in self.pods.items():
             drill = self.disrupted.get((index, pod.attempt))
