@@ -44,8 +44,10 @@ class Cancelled(Exception):
 
 
 class Supervisor:
-    """Runs the Job's pods until the Job succeeds, fails or is cancelled. `backoff_base`: the controller's
-    first back-off step in seconds (10 on a cluster)."""
+    """Runs the Job's pods until the Job succeeds, fails or is cancelled: one run of the Job, whose crashes
+    count toward its backoffLimit from zero whatever earlier runs of the same run id counted (as a cluster's
+    `launch resume` submits a new Job). `backoff_base`: the controller's first back-off step in seconds (10
+    on a cluster)."""
 
     def __init__(self, pod: LocalPod, folder: Path, state: RunState, drills: list[Drill], echo: Echo,
                  rng: random.Random | None = None, backoff_base: float = 10.0):
@@ -59,6 +61,7 @@ class Supervisor:
         self.done: set[int] = set()
         self.disrupted: dict[tuple[int, int], str] = {}  # (index, attempt) -> drill kind
         self.kill_at: dict[int, float] = {}
+        self.crashes = 0  # counted failures of this run of the Job, for its backoffLimit
         self.training_since: float | None = None
         self.step = 0  # the newest step rank 0 reported
         self.lost_at_step: int | None = None  # the step reached when the gang last lost a pod
@@ -72,8 +75,11 @@ class Supervisor:
             signal.signal(signal.SIGTERM, previous)
 
     def _run(self) -> RunState:
-        self.state.status = "Running"
+        self.state.status, self.state.job_run = "Running", self.state.job_run + 1
         self.state.save(self.folder)
+        if self.state.job_run > 1:
+            self._say(f"run {self.state.job_run} of the Job: its crashes count toward backoffLimit "
+                      f"{self.pod.backoff_limit} from zero ({self.state.failures} counted before)")
         try:
             while self.state.status == "Running":
                 self._step()
@@ -127,6 +133,7 @@ class Supervisor:
             self.backoff.succeeded()
         elif verdict.action == "fail":
             self.state.failures += 1  # the Job's status.failed counts the pod that failed it
+            self.crashes += 1
             self._fail(pod, _with_error_line(verdict.reason, pod.tail()))
         else:
             self._replace(index, pod, verdict)
@@ -138,13 +145,14 @@ class Supervisor:
         self.backoff.failed(now)
         if verdict.counted:
             state.failures += 1
-            if state.failures > self.pod.backoff_limit:
-                self._fail(pod, f"BackoffLimitExceeded: {state.failures} crash(es), backoffLimit {self.pod.backoff_limit}")
+            self.crashes += 1
+            if self.crashes > self.pod.backoff_limit:
+                self._fail(pod, f"BackoffLimitExceeded: {self.crashes} crash(es), backoffLimit {self.pod.backoff_limit}")
                 return
         else:
             state.preemptions += 1
         delay = self.backoff.remaining(now)
-        counted = f"failure {state.failures} of {self.pod.backoff_limit} allowed" if verdict.counted else "not counted"
+        counted = f"failure {self.crashes} of {self.pod.backoff_limit} allowed" if verdict.counted else "not counted"
         self._say(f"index {index} attempt {pod.attempt} ended: {verdict.reason}; replacing it "
                   f"({counted}){f' in {delay:.0f} s (the Job-wide pod-failure back-off)' if delay else ''}")
         self.missing.add(index)
