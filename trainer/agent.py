@@ -11,8 +11,9 @@ https://docs.pytorch.org/docs/stable/elastic/agent.html and .../elastic/rendezvo
 Outcomes map onto the Job's exit codes: workers that finished -> 0; a bad config in any worker -> 2; a
 requeue, a SIGTERM, a rendezvous that did not fill in time or lost its host -> 75; a host that index 0 is
 hosting but this pod cannot even connect to, UNREACHABLE_LIMIT attempts in a row (trainer/rendezvous.py) ->
-the crash code, with a line "error: cannot connect to the rendezvous host HOST:PORT: ..."; anything else
--> the crash code, for backoffLimit to count.
+the crash code, with a line "error: cannot connect to the rendezvous host HOST:PORT: ..."; a worker killed
+by SIGABRT while the others only stopped (NCCL's watchdog after a lost peer, see `aborted`) -> 75, counted
+toward checkpoint.max_requeues_without_progress; anything else -> the crash code, for backoffLimit to count.
 """
 
 import logging
@@ -136,6 +137,8 @@ def run_agent(exp: Experiment, cluster: Cluster, argv: list[str], finished: Call
         return _say(EXIT_REQUEUE, f"requeue: lost the rendezvous ({type(exc).__name__}: {_first_line(exc)})")
     if agent.stop_signal and result.is_failed():
         return _stopped(signal.Signals(agent.stop_signal), finished())
+    if result.is_failed() and aborted(result):
+        return _aborted(records, exp, cluster.node_rank)
     return EXIT_OK if not result.is_failed() else workers_exit_code(result)
 
 
@@ -207,6 +210,35 @@ def workers_exit_code(result: RunResult) -> int:
     if all(code in (EXIT_REQUEUE, -signal.SIGTERM, -signal.SIGKILL) for code in codes):
         return EXIT_REQUEUE
     return next((code for code in codes if 0 < code < 256 and code != EXIT_REQUEUE), EXIT_CRASH)
+
+
+def aborted(result: RunResult) -> bool:
+    """Whether a worker died by SIGABRT and the others only stopped or requeued. On GPUs torch's agent starts
+    workers with TORCH_NCCL_ASYNC_ERROR_HANDLING=1 (local_elastic_agent.py, _start_workers), and with it NCCL's
+    watchdog aborts the process (SIGABRT) whose collective failed or timed out, as when a peer vanished,
+    instead of raising in Python where trainer/failures.py would call it a lost peer."""
+    codes = [failure.exitcode for failure in result.failures.values()]
+    return -signal.SIGABRT in codes and all(
+        code in (EXIT_REQUEUE, -signal.SIGTERM, -signal.SIGKILL, -signal.SIGABRT) for code in codes)
+
+
+def _aborted(records: Store, exp: Experiment, node_rank: int) -> int:
+    """A worker aborted (see `aborted`): a requeue, as a lost peer is, but counted as one toward
+    checkpoint.max_requeues_without_progress (progress: a newer committed checkpoint than at the last
+    counted requeue), so a pod that aborts for a fault of its own (a bad GPU) stops with a crash code
+    instead of requeuing for free forever."""
+    from .checkpoints.catalog import entries, read_json
+    from .requeue import REQUEUES, RequeueLoop, count_requeue
+
+    try:
+        last = read_json(records, REQUEUES, {}).get("step", 0)
+        newest = next((e.step for e in entries(records) if e.valid), 0)
+        count_requeue(records, exp, last, newest, node_rank)  # index 0's agent keeps the count
+    except RequeueLoop as exc:
+        return _say(EXIT_CRASH, f"error: {exc}")
+    except (StoreError, OSError, ValueError) as exc:
+        return _say(EXIT_CRASH, f"error: a worker aborted (SIGABRT) and the requeue could not be counted: {exc}")
+    return _say(EXIT_REQUEUE, "requeue: a worker aborted (SIGABRT), as NCCL's watchdog does when a peer is lost")
 
 
 def _stop(signum, frame) -> None:
