@@ -5,9 +5,9 @@ cluster half (tests/test_cluster_job_outcomes.py) plays each scenario against th
 rendered Job; the local runner's test plays the same scenarios through `launch train --local` and must reach
 the same outcome. The expected outcomes below were observed on the real kube-controller-manager (v1.37.2).
 
-Steps: an exit code (0 succeeds, 2 is a bad config, 75 the requeue code, anything else a crash), PREEMPT (a
-spot notice: DisruptionTarget, then the trainer exits with the requeue code) or OOM (killed at the memory
-limit: exit 137, reason OOMKilled).
+Steps: an exit code (0 succeeds, 2 is a bad config, 75 the requeue code, anything else a crash), a Notice (a
+spot notice: DisruptionTarget, then the trainer exits with the notice's code; PREEMPT: the requeue code, as
+when the preemption save committed) or OOM (killed at the memory limit: exit 137, reason OOMKilled).
 """
 
 from dataclasses import dataclass
@@ -20,9 +20,19 @@ from launcher.schema import EXIT_BAD_CONFIG, EXIT_CRASH, EXIT_OK, EXIT_REQUEUE
 # preemptions); the source doubles 10 s up to 10 minutes (DefaultJobPodFailureBackOff, MaxJobPodFailureBackOff).
 REPLACEMENT_DELAYS_SECONDS = (10, 20, 40)
 
-PREEMPT = "preempt"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A spot notice (the pod gets DisruptionTarget and SIGTERM), after which the container exits with
+    `exit_code`: the requeue code when the preemption save committed, anything else when it did not."""
+
+    exit_code: int = EXIT_REQUEUE
+
+
+PREEMPT = Notice()
 OOM = "oom"
-Step = int | str
+Step = int | str | Notice
 
 
 @dataclass(frozen=True)
@@ -90,4 +100,26 @@ SCENARIOS: tuple[Scenario, ...] = (
              ((OOM,),), Outcome(FAILED, "BackoffLimitExceeded", failed=1)),
     Scenario("a requeue then a crash: only the crash counts", 1, 0,
              ((EXIT_REQUEUE, EXIT_CRASH),), Outcome(FAILED, "BackoffLimitExceeded", failed=1, preemptions=1)),
+    # The podFailurePolicy's first rule (DisruptionTarget -> Ignore) matches before any exit-code rule.
+    Scenario("a spot notice, then exit 1: ignored, not counted", 1, 0,
+             ((Notice(EXIT_CRASH), EXIT_OK),), Outcome(COMPLETE, preemptions=1)),
+    Scenario("a spot notice, then exit 2: ignored, not a bad config", 1, 0,
+             ((Notice(EXIT_BAD_CONFIG), EXIT_OK),), Outcome(COMPLETE, preemptions=1)),
 )
+
+
+@dataclass(frozen=True)
+class StaggeredLoss:
+    """Index 0's pod of a two-index Job fails with `code`, then index 1's `gap` seconds later, before index 0's
+    replacement is due. The controller's back-off is Job-wide (one record per Job: failures since the Job's
+    last success, timed from the newest one; pkg/controller/job/backoff_utils.go, and manageJob in
+    job_controller.go creates every missing index in one sync once it has passed), so it re-creates both
+    indexes together, `together_after` seconds after the second failure: a gang whose pods fell out of step
+    (a peer later than peer_timeout_seconds) meets again. Seconds at the controller's 10 s base back-off."""
+
+    gap: float
+    code: int
+    together_after: float
+
+
+STAGGERED_LOSS = StaggeredLoss(gap=4, code=EXIT_REQUEUE, together_after=REPLACEMENT_DELAYS_SECONDS[1])

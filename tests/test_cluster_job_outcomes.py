@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.cluster.namespaces import create_namespace, delete_namespace
-from tests.cluster.scenarios import play
-from tests.job_outcomes import REPLACEMENT_DELAYS_SECONDS, SCENARIOS, Scenario
+from tests.cluster.scenarios import play, play_staggered
+from tests.job_outcomes import REPLACEMENT_DELAYS_SECONDS, SCENARIOS, STAGGERED_LOSS, Scenario
 
 pytestmark = pytest.mark.cluster
 
@@ -42,3 +42,9 @@ def test_the_real_job_controller_reaches_each_scenarios_outcome(kube):
     delays = {(s.name, n): d for s in SCENARIOS if s.nodes == 1 for n, d in enumerate(played[s.name].delays)}
     assert delays == pytest.approx({key: REPLACEMENT_DELAYS_SECONDS[key[1]] for key in delays}, abs=3)
     assert max(n for _, n in delays) >= 1, "no scenario measured a second delay"
+
+
+def test_the_real_job_controllers_back_off_is_job_wide(kube, namespace):
+    """The local runner is held to STAGGERED_LOSS too (tests/test_local_job_outcomes.py)."""
+    replaced = play_staggered(kube.control_plane.client(), namespace, STAGGERED_LOSS)
+    assert replaced == pytest.approx([STAGGERED_LOSS.together_after] * 2, abs=3)

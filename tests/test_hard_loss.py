@@ -113,3 +113,38 @@ def test_a_replacement_later_than_the_peer_timeout_is_waited_for_not_counted(tmp
     assert final_digests(config) == uninterrupted_two
     requeues = tmp_path / "ckpt" / "run" / "requeues.json"  # written by rank 0, if it was the survivor
     assert not requeues.exists() or json.loads(requeues.read_text())["without_progress"] == 0
+
+
+def test_a_rendezvous_host_that_is_up_but_unreachable_is_a_crash_after_a_few_attempts(tmp_path):
+    """A missing Service, a NetworkPolicy on master_port or broken DNS: index 0 hosts the rendezvous (its
+    agent beats the host record in the checkpoint store) but index 1 cannot even connect. That is requeued a
+    few times, then a crash naming the host and port, instead of exit 75 forever; while index 0 is not up
+    (no fresh beat) waiting stays free."""
+    from trainer.checkpoints.uri import open_store
+    from trainer.rendezvous import UNREACHABLE_LIMIT, beat_host
+
+    config = trainer_config(tmp_path, resources={"nodes": 2}, job={"peer_timeout_seconds": 2})
+    closed = free_port()  # nothing listens there: as index 1 sees a host its packets never reach
+    index_1 = {"NODE_RANK": "1", "MASTER_PORT": str(closed)}
+
+    def attempt() -> tuple[int, str]:
+        (proc, _, err), = run_trainer(config, nodes=1, port=closed, NNODES="2", **index_1)
+        return proc.returncode, err
+
+    waiting = attempt()  # index 0 never beat: not scheduled yet
+    assert waiting[0] == 75 and "is not up yet (index 0 not running?)" in waiting[1], waiting[1][-2000:]
+    records = open_store(str(tmp_path / "ckpt"), "run")
+    codes = []
+    for _ in range(UNREACHABLE_LIMIT):
+        beat_host(records, f"127.0.0.1:{closed}", time.time())  # index 0's agent hosts it meanwhile
+        codes.append(attempt())
+    assert [code for code, _ in codes] == [75] * (UNREACHABLE_LIMIT - 1) + [1], codes[-1][1][-2000:]
+    assert f"error: cannot connect to the rendezvous host 127.0.0.1:{closed}: {UNREACHABLE_LIMIT} attempts " \
+           "in a row while index 0 was hosting it" in codes[-1][1]
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

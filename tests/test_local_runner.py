@@ -248,3 +248,31 @@ def test_a_ctrl_c_that_lands_while_the_echo_is_busy_still_gets_its_notice():
                 break
             time.sleep(0.1)
     assert stream.getvalue() == "still stopping\n"
+
+
+def test_running_a_failed_run_again_gives_the_new_run_of_the_job_its_own_backoff_limit(tmp_path):
+    """As `launch resume` submits a new Job on a cluster: a rerun keeps the history but counts its crashes
+    afresh, so one crash within backoffLimit is retried, not the end of the run (tests/job_outcomes.py)."""
+    import io
+    import sys
+
+    from launcher.local.echo import Echo
+    from launcher.local.pod import LocalPod
+    from launcher.local.state import RunState
+    from launcher.local.supervisor import Supervisor
+
+    def run_of_the_job(scenario: str, state: RunState) -> RunState:
+        attempts = tmp_path / scenario  # the fake trainer's own attempt counters, one folder per script
+        attempts.mkdir()
+        pod = LocalPod(command=[sys.executable, "-m", "tests.fake_trainer"], completions=1, backoff_limit=1,
+                       env={"SCENARIO": scenario, "ATTEMPTS_DIR": str(attempts)}, grace_seconds=10,
+                       deadline_seconds=None)
+        Supervisor(pod, tmp_path, state, [], Echo(io.StringIO()), backoff_base=0.05).run()
+        return RunState.load(tmp_path)
+
+    first = run_of_the_job("crashes beyond backoffLimit fail the Job", RunState("run", "hash"))
+    assert (first.status, first.reason) == ("Failed", "BackoffLimitExceeded: 2 crash(es), backoffLimit 1")
+    again = run_of_the_job("a crash within backoffLimit is retried", first)
+    assert (again.status, again.failures, again.attempts) == ("Succeeded", 3, 4)
+    assert [(h["job_run"], h["attempt"], h["exit_code"]) for h in again.history] == \
+        [(1, 1, 1), (1, 2, 1), (2, 3, 1), (2, 4, 0)]

@@ -9,14 +9,19 @@ round can never pair with one of a new round (each round has its own worker stor
 https://docs.pytorch.org/docs/stable/elastic/agent.html and .../elastic/rendezvous.html.
 
 Outcomes map onto the Job's exit codes: workers that finished -> 0; a bad config in any worker -> 2; a
-requeue, a SIGTERM, a rendezvous that did not fill in time or lost its host -> 75; anything else -> the
-crash code, for backoffLimit to count.
+requeue, a SIGTERM, a rendezvous that did not fill in time or lost its host -> 75; a host that index 0 is
+hosting but this pod cannot even connect to, UNREACHABLE_LIMIT attempts in a row (trainer/rendezvous.py) ->
+the crash code, with a line "error: cannot connect to the rendezvous host HOST:PORT: ..."; a worker killed
+by SIGABRT while the others only stopped (NCCL's watchdog after a lost peer, see `aborted`) -> 75, counted
+toward checkpoint.max_requeues_without_progress; anything else -> the crash code, for backoffLimit to count.
 """
 
 import logging
 import os
 import signal
 import sys
+import threading
+import time
 from typing import Callable
 
 import psutil
@@ -31,7 +36,10 @@ from torch.distributed.elastic.rendezvous.api import RendezvousError, Rendezvous
 
 from launcher.schema import EXIT_BAD_CONFIG, EXIT_CRASH, EXIT_OK, EXIT_REQUEUE, Experiment
 
+from .checkpoints.store import Store, StoreError
+from .checkpoints.uri import open_store
 from .env import Cluster
+from .rendezvous import HOST_BEAT_SECONDS, HostUnreachable, beat_host, count_unreachable, reached_host
 
 # In-place re-forms after a lost peer. Loops without progress are bounded by the workers' own count
 # (checkpoint.max_requeues_without_progress), which exits 1 and so ends the agent too.
@@ -40,6 +48,7 @@ STOP_WORKERS_SECONDS = 10  # a worker stopped for a re-form has lost a peer: it 
 # How long an agent whose workers finished waits for the other agents (torch: 300 s). The workers of a gang
 # finish together (they leave the process group together), so this only covers agents slow to exit.
 EXIT_BARRIER_SECONDS = 60
+CONNECT_TIMEOUT_SECONDS = 60  # torch's read_timeout for the c10d rendezvous store
 
 
 class TrainerAgent(LocalElasticAgent):
@@ -105,13 +114,15 @@ def run_agent(exp: Experiment, cluster: Cluster, argv: list[str], finished: Call
     os.environ["TORCHELASTIC_SIGNALS_TO_HANDLE"] = "SIGHUP,SIGQUIT"  # SIGTERM and SIGINT are ours
     signal.signal(signal.SIGTERM, _stop)  # while the rendezvous handler connects
     signal.signal(signal.SIGINT, _stop)
+    records = open_store(cluster.checkpoint_uri, cluster.run_id)  # where requeues are counted
     try:
         spec = worker_spec(exp, cluster, argv)
     except RendezvousError as exc:
         if cluster.node_rank == 0:  # the host cannot serve the rendezvous: retrying the same port cannot help
             return _say(EXIT_CRASH, f"error: cannot host the rendezvous on {cluster.master_addr}:"
                                     f"{cluster.master_port}: {_first_line(exc.__cause__ or exc)}")
-        return _say(EXIT_REQUEUE, f"requeue: cannot reach the rendezvous host: {_first_line(exc)}")
+        return _unreachable(records, cluster, _first_line(exc.__cause__ or exc))
+    _record_reached(records, cluster)
     try:
         agent = TrainerAgent(spec, exp.job.grace_period_seconds)
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -126,7 +137,47 @@ def run_agent(exp: Experiment, cluster: Cluster, argv: list[str], finished: Call
         return _say(EXIT_REQUEUE, f"requeue: lost the rendezvous ({type(exc).__name__}: {_first_line(exc)})")
     if agent.stop_signal and result.is_failed():
         return _stopped(signal.Signals(agent.stop_signal), finished())
+    if result.is_failed() and aborted(result):
+        return _aborted(records, exp, cluster.node_rank)
     return EXIT_OK if not result.is_failed() else workers_exit_code(result)
+
+
+def _unreachable(records: Store, cluster: Cluster, cause: str) -> int:
+    """This pod could not connect to the rendezvous host: a requeue, or a crash once that happened
+    UNREACHABLE_LIMIT times in a row while index 0 was hosting it (trainer/rendezvous.py)."""
+    endpoint = f"{cluster.master_addr}:{cluster.master_port}"
+    try:
+        return _say(EXIT_REQUEUE, "requeue: " + count_unreachable(records, cluster.node_rank, endpoint, cause,
+                                                                  time.time()))
+    except HostUnreachable as exc:
+        return _say(EXIT_CRASH, f"error: {exc}")
+    except (StoreError, OSError, ValueError) as exc:  # the count is lost, not the requeue
+        return _say(EXIT_REQUEUE, f"requeue: cannot reach the rendezvous host {endpoint} ({cause}); "
+                                  f"not counted: {exc}")
+
+
+def _record_reached(records: Store, cluster: Cluster) -> None:
+    """Index 0 beats the host record while it hosts; another index ends its row of unreachable attempts."""
+    try:
+        if cluster.node_rank:
+            reached_host(records, cluster.node_rank)
+            return
+        endpoint = f"{cluster.master_addr}:{cluster.master_port}"
+        beat_host(records, endpoint, time.time())
+    except (StoreError, OSError, ValueError) as exc:
+        print(f"warning: could not record the rendezvous host: {exc}", file=sys.stderr, flush=True)
+        return
+    threading.Thread(target=_beat, args=(records, endpoint), daemon=True).start()
+
+
+def _beat(records: Store, endpoint: str) -> None:
+    """Keep the host record fresh for the agent's life (the process ends with it)."""
+    while True:
+        time.sleep(HOST_BEAT_SECONDS)
+        try:
+            beat_host(records, endpoint, time.time())
+        except (StoreError, OSError, ValueError):
+            pass  # a missed beat: the next one may land; a stale record only makes waiting free
 
 
 def _stopped(signum: signal.Signals, finished: bool) -> int:
@@ -142,7 +193,10 @@ def worker_spec(exp: Experiment, cluster: Cluster, argv: list[str]) -> WorkerSpe
         backend="c10d", endpoint=f"{cluster.master_addr}:{cluster.master_port}", run_id=cluster.run_id,
         min_nodes=cluster.nnodes, max_nodes=cluster.nnodes,
         local_addr="127.0.0.1" if loopback else None,  # else the pod's FQDN, which the headless Service resolves
-        is_host=cluster.node_rank == 0, join_timeout=exp.job.peer_timeout_seconds)
+        is_host=cluster.node_rank == 0, join_timeout=exp.job.peer_timeout_seconds,
+        # How long one try to reach the host's store lasts (torch: 60 s, and two tries), bounded by how long
+        # the pod waits for a peer anyway.
+        read_timeout=min(CONNECT_TIMEOUT_SECONDS, exp.job.peer_timeout_seconds))
     return WorkerSpec(role="trainer", local_world_size=cluster.nproc_per_node, entrypoint=sys.executable,
                       args=("-m", "trainer", *argv), rdzv_handler=rendezvous_registry.get_rendezvous_handler(params),
                       max_restarts=MAX_REFORMS, monitor_interval=0.5, local_addr=params.local_addr)
@@ -156,6 +210,35 @@ def workers_exit_code(result: RunResult) -> int:
     if all(code in (EXIT_REQUEUE, -signal.SIGTERM, -signal.SIGKILL) for code in codes):
         return EXIT_REQUEUE
     return next((code for code in codes if 0 < code < 256 and code != EXIT_REQUEUE), EXIT_CRASH)
+
+
+def aborted(result: RunResult) -> bool:
+    """Whether a worker died by SIGABRT and the others only stopped or requeued. On GPUs torch's agent starts
+    workers with TORCH_NCCL_ASYNC_ERROR_HANDLING=1 (local_elastic_agent.py, _start_workers), and with it NCCL's
+    watchdog aborts the process (SIGABRT) whose collective failed or timed out, as when a peer vanished,
+    instead of raising in Python where trainer/failures.py would call it a lost peer."""
+    codes = [failure.exitcode for failure in result.failures.values()]
+    return -signal.SIGABRT in codes and all(
+        code in (EXIT_REQUEUE, -signal.SIGTERM, -signal.SIGKILL, -signal.SIGABRT) for code in codes)
+
+
+def _aborted(records: Store, exp: Experiment, node_rank: int) -> int:
+    """A worker aborted (see `aborted`): a requeue, as a lost peer is, but counted as one toward
+    checkpoint.max_requeues_without_progress (progress: a newer committed checkpoint than at the last
+    counted requeue), so a pod that aborts for a fault of its own (a bad GPU) stops with a crash code
+    instead of requeuing for free forever."""
+    from .checkpoints.catalog import entries, read_json
+    from .requeue import REQUEUES, RequeueLoop, count_requeue
+
+    try:
+        last = read_json(records, REQUEUES, {}).get("step", 0)
+        newest = next((e.step for e in entries(records) if e.valid), 0)
+        count_requeue(records, exp, last, newest, node_rank)  # index 0's agent keeps the count
+    except RequeueLoop as exc:
+        return _say(EXIT_CRASH, f"error: {exc}")
+    except (StoreError, OSError, ValueError) as exc:
+        return _say(EXIT_CRASH, f"error: a worker aborted (SIGABRT) and the requeue could not be counted: {exc}")
+    return _say(EXIT_REQUEUE, "requeue: a worker aborted (SIGABRT), as NCCL's watchdog does when a peer is lost")
 
 
 def _stop(signum, frame) -> None:

@@ -11,8 +11,11 @@ from ..schema.contract import utc_stamp
 
 @dataclass
 class RunState:
-    """A local run as `launch status` shows it. `attempts`: pods started, all indexes together;
-    `history`: one record per pod, {"index", "attempt" (per index, from 1), "started" and "ended" (RFC 3339
+    """A local run as `launch status` shows it. `attempts`: pods started, all indexes together; `failures`:
+    counted failures over every run of the Job; `job_run`: how many times the Job was run (each
+    `launch train --local` of a run that has not succeeded is a new run of it, with a backoffLimit of its
+    own, as `launch resume` submits a new Job on a cluster); `history`: one record per pod, {"job_run",
+    "index", "attempt" (per index, from 1, never reused), "started" and "ended" (RFC 3339
     UTC; ended None while it runs), "exit_code" (None while it runs), "drill" ("preempt", "kill" or None),
     "resumed_from" (the step the gang's training started from while the pod lived, None if it never
     trained), "stopped_at" (the newest step rank 0 reported when the pod ended)}."""
@@ -23,6 +26,7 @@ class RunState:
     attempts: int = 0
     preemptions: int = 0
     failures: int = 0
+    job_run: int = 0
     reason: str = ""
     final_dir: str = ""
     logs_dir: str = ""  # the trainer's CSV (csv/metrics.csv) and TensorBoard (tensorboard/) logs
@@ -35,7 +39,7 @@ class RunState:
 
     def record_start(self, index: int, attempt: int) -> None:
         """A new pod for `index`: attempt `attempt` starts now."""
-        self.history.append({"index": index, "attempt": attempt, "started": utc_stamp(), "ended": None,
+        self.history.append({"job_run": self.job_run, "index": index, "attempt": attempt, "started": utc_stamp(), "ended": None,
                              "exit_code": None, "drill": None, "resumed_from": None, "stopped_at": None})
 
     def record_exit(self, index: int, attempt: int, code: int | None, drill: str | None, step: int | None) -> None:

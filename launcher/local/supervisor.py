@@ -1,5 +1,5 @@
 """Job semantics on this machine, pod by pod: a failed index alone is replaced (after the controller's
-back-off) while the others keep running; requeues and disruptions are free, bad config fails the Job at
+Job-wide back-off, together with any other index that failed meanwhile) while the others keep running; requeues and disruptions are free, bad config fails the Job at
 once, crashes count toward backoffLimit, the deadline is honoured. Drills rehearse a spot notice (SIGTERM,
 SIGKILL after the grace period) or a node that vanishes without notice (SIGKILL to the whole pod)."""
 
@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 from ..schema.contract import STEP_REACHED, TRAINING_STARTED
 from .echo import Echo
-from .jobrules import backoff_seconds, judge_pod
+from .jobrules import JobBackoff, judge_pod
 from .pod import LocalPod
 from .pods import PodProcess, free_port, stop_all
 from ..schema.contract import utc_stamp
@@ -44,8 +44,10 @@ class Cancelled(Exception):
 
 
 class Supervisor:
-    """Runs the Job's pods until the Job succeeds, fails or is cancelled. `backoff_base`: the controller's
-    first back-off step in seconds (10 on a cluster)."""
+    """Runs the Job's pods until the Job succeeds, fails or is cancelled: one run of the Job, whose crashes
+    count toward its backoffLimit from zero whatever earlier runs of the same run id counted (as a cluster's
+    `launch resume` submits a new Job). `backoff_base`: the controller's first back-off step in seconds (10
+    on a cluster)."""
 
     def __init__(self, pod: LocalPod, folder: Path, state: RunState, drills: list[Drill], echo: Echo,
                  rng: random.Random | None = None, backoff_base: float = 10.0):
@@ -54,11 +56,12 @@ class Supervisor:
         self.started = time.monotonic()
         self.port = free_port()  # the rendezvous endpoint: fixed for the run, like a Service's port
         self.pods: dict[int, PodProcess] = {}
-        self.due: dict[int, float] = {index: self.started for index in range(pod.completions)}
+        self.missing: set[int] = set(range(pod.completions))  # indexes without a pod, created together
+        self.backoff = JobBackoff(backoff_base)
         self.done: set[int] = set()
         self.disrupted: dict[tuple[int, int], str] = {}  # (index, attempt) -> drill kind
         self.kill_at: dict[int, float] = {}
-        self.failed_since_success = 0
+        self.crashes = 0  # counted failures of this run of the Job, for its backoffLimit
         self.training_since: float | None = None
         self.step = 0  # the newest step rank 0 reported
         self.lost_at_step: int | None = None  # the step reached when the gang last lost a pod
@@ -72,8 +75,11 @@ class Supervisor:
             signal.signal(signal.SIGTERM, previous)
 
     def _run(self) -> RunState:
-        self.state.status = "Running"
+        self.state.status, self.state.job_run = "Running", self.state.job_run + 1
         self.state.save(self.folder)
+        if self.state.job_run > 1:
+            self._say(f"run {self.state.job_run} of the Job: its crashes count toward backoffLimit "
+                      f"{self.pod.backoff_limit} from zero ({self.state.failures} counted before)")
         try:
             while self.state.status == "Running":
                 self._step()
@@ -87,8 +93,9 @@ class Supervisor:
 
     def _step(self) -> None:
         now = time.monotonic()
-        for index in [i for i, at in self.due.items() if at <= now]:
-            self._start(index)
+        if self.missing and not self.backoff.remaining(now):
+            for index in sorted(self.missing):
+                self._start(index)
         for index, pod in list(self.pods.items()):
             if self.state.status != "Running":
                 return
@@ -104,7 +111,7 @@ class Supervisor:
             self._stop_running("Failed", f"DeadlineExceeded: ran past activeDeadlineSeconds={self.pod.deadline_seconds}")
 
     def _start(self, index: int) -> None:
-        del self.due[index]
+        self.missing.discard(index)
         attempt = self.state.last_attempt(index) + 1
         self._say(f"index {index}: starting attempt {attempt}")
         self.pods[index] = PodProcess(self.pod, self.folder, index, attempt, self.port, self.echo, self._line)
@@ -123,9 +130,10 @@ class Supervisor:
         verdict = judge_pod(code, disrupted=drill is not None)
         if verdict.action == "done":
             self.done.add(index)
-            self.failed_since_success = 0
+            self.backoff.succeeded()
         elif verdict.action == "fail":
             self.state.failures += 1  # the Job's status.failed counts the pod that failed it
+            self.crashes += 1
             self._fail(pod, _with_error_line(verdict.reason, pod.tail()))
         else:
             self._replace(index, pod, verdict)
@@ -133,19 +141,21 @@ class Supervisor:
 
     def _replace(self, index: int, pod: PodProcess, verdict) -> None:
         state = self.state
-        self.failed_since_success += 1
+        now = time.monotonic()
+        self.backoff.failed(now)
         if verdict.counted:
             state.failures += 1
-            if state.failures > self.pod.backoff_limit:
-                self._fail(pod, f"BackoffLimitExceeded: {state.failures} crash(es), backoffLimit {self.pod.backoff_limit}")
+            self.crashes += 1
+            if self.crashes > self.pod.backoff_limit:
+                self._fail(pod, f"BackoffLimitExceeded: {self.crashes} crash(es), backoffLimit {self.pod.backoff_limit}")
                 return
         else:
             state.preemptions += 1
-        delay = backoff_seconds(self.failed_since_success, self.backoff_base)
-        counted = f"failure {state.failures} of {self.pod.backoff_limit} allowed" if verdict.counted else "not counted"
+        delay = self.backoff.remaining(now)
+        counted = f"failure {self.crashes} of {self.pod.backoff_limit} allowed" if verdict.counted else "not counted"
         self._say(f"index {index} attempt {pod.attempt} ended: {verdict.reason}; replacing it "
-                  f"({counted}){f' in {delay:.0f} s (pod-failure back-off)' if delay else ''}")
-        self.due[index] = time.monotonic() + delay
+                  f"({counted}){f' in {delay:.0f} s (the Job-wide pod-failure back-off)' if delay else ''}")
+        self.missing.add(index)
 
     def _fail(self, pod: PodProcess, reason: str) -> None:
         self._say(f"failed: {reason}; last lines of index {pod.index}:")
@@ -156,7 +166,7 @@ class Supervisor:
     def _stop_running(self, status: str, reason: str) -> None:
         """Stop every running pod gracefully and record the outcome, whatever happens."""
         self.state.status, self.state.reason = status, reason
-        self.due.clear()
+        self.missing.clear()
         stop_all(list(self.pods.values()), self.pod.grace_seconds)
         for index, pod in self.pods.items():
             drill = self.disrupted.get((index, pod.attempt))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from kubernetes import client
 
 from launcher.schema import EXIT_OK, EXIT_REQUEUE
-from tests.job_outcomes import OOM, PREEMPT, Outcome, Scenario
+from tests.job_outcomes import OOM, Notice, Outcome, Scenario, StaggeredLoss
 
 from .kubelet import FakeKubelet
 from .objects import run_objects, submit
@@ -80,9 +80,32 @@ class _Driver:
                 self.failed_at[index] = time.monotonic()
 
 
+def play_staggered(api: client.ApiClient, namespace: str, loss: StaggeredLoss, timeout: float = 120) -> list[float]:
+    """A two-index run: end index 0's pod with `loss.code`, index 1's `loss.gap` seconds later; return how long
+    after the second failure each index's replacement pod appeared (seconds, index order)."""
+    objects = run_objects("quickstart.yaml", namespace, "resources.nodes=2")
+    name = submit(api, objects).metadata.name
+    kubelet = FakeKubelet(client.CoreV1Api(api), namespace)
+    first = [kubelet.running(name, index) for index in (0, 1)]
+    kubelet.exit(first[0], loss.code)
+    time.sleep(loss.gap)
+    kubelet.exit(first[1], loss.code)
+    second_loss, replaced = time.monotonic(), {}
+    deadline = second_loss + timeout
+    while len(replaced) < 2:
+        if time.monotonic() > deadline:
+            raise Timeout(f"{namespace}/{name}: replacements seen so far {replaced}")
+        for pod in kubelet.pods(name):
+            index = int(pod.metadata.labels[INDEX_LABEL])
+            if pod.metadata.uid != first[index].metadata.uid and index not in replaced:
+                replaced[index] = time.monotonic() - second_loss
+        time.sleep(0.2)
+    return [replaced[0], replaced[1]]
+
+
 def _end(kubelet: FakeKubelet, pod: client.V1Pod, step) -> None:
-    if step == PREEMPT:
-        kubelet.shut_down_node(pod)
+    if isinstance(step, Notice):
+        kubelet.shut_down_node(pod, exit_code=step.exit_code)
     elif step == OOM:
         kubelet.oom_kill(pod)
     elif step == EXIT_OK:
