@@ -139,8 +139,11 @@ def counted_failures(job: dict, pods: list[dict]) -> int:
     finalizer, or listed in uncountedTerminatedPods). It outlives the pod objects."""
     status = job.get("status") or {}
     uncounted = set((status.get("uncountedTerminatedPods") or {}).get("failed") or [])
+    def not_counted_yet(pod: dict) -> bool:
+        meta = pod["metadata"]
+        return meta.get("uid") in uncounted or TRACKING_FINALIZER in (meta.get("finalizers") or [])
     pending = [p for p in pods if (p.get("status") or {}).get("phase") == "Failed" and not is_preempted(p)
-               and (p["metadata"].get("uid") in uncounted or TRACKING_FINALIZER in (p["metadata"].get("finalizers") or []))]
+               and not_counted_yet(p)]
     return int(status.get("failed") or 0) + len(pending)
 
 

@@ -26,9 +26,9 @@ FINISHED = ("Succeeded", "Failed", "Cancelled")
 @dataclass(frozen=True)
 class Attempt:
     """One pod of one index. `attempt` counts from 1 per index in creation order (never renumbered, also once
-    older pods are gone); `state` is one of the pod states above; `ended` says why it ended in words ("preempted: ...", "exit code 1",
-    "OOMKilled (exit 137)"), empty while it lives; `committed_step` comes from its termination message;
-    `created`/`finished` are when it started and ended."""
+    older pods are gone); `state` is one of the pod states above; `ended` says why it ended in words
+    ("preempted: ...", "exit code 1", "OOMKilled (exit 137)"), empty while it lives; `committed_step` comes
+    from its termination message; `created`/`finished` are when it started and ended."""
 
     index: int
     attempt: int
@@ -103,7 +103,8 @@ class RunStatus:
         preemption and pod that has not ended."""
         indexes = tuple(IndexStatus.of(i, [a for a in history if a.index == i]) for i in range(nodes))
         steps = [a.committed_step for a in history if a.committed_step is not None]
-        failures, preemptions = max(sum(i.failures for i in indexes), counted_failures), sum(i.preemptions for i in indexes)
+        failures = max(sum(i.failures for i in indexes), counted_failures)
+        preemptions = sum(i.preemptions for i in indexes)
         unended = sum(a.state not in ("Failed", "Gone") for a in history)
         attempts = max(sum(i.attempts for i in indexes), failures + preemptions + unended)
         return cls(run_id, status, attempts=attempts, preemptions=preemptions,
