@@ -220,8 +220,8 @@ def test_a_pod_terminating_on_an_unreachable_node_is_named_with_what_unblocks_it
         "(NotReady since 2026-04-26T18:36:00Z: NodeStatusUnknown Kubelet stopped posting node status.); the Job "
         "creates its replacement only once it has stopped")
     assert "kubectl delete node gke-spot-3" in finding.fix
-    assert f"kubectl delete pod {finding.pod} -n training --grace-period=0 --force" in finding.fix
-    assert "two copies of one rank" in finding.fix
+    assert "node.kubernetes.io/out-of-service=nodeshutdown:NoExecute" in finding.fix
+    assert "Force-deleting the pod" in finding.fix and "two copies of one rank" in finding.fix
 
 
 def test_without_the_node_a_pod_long_past_its_grace_period_is_stuck():

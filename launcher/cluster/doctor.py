@@ -273,12 +273,15 @@ def deleted_finding(pod: dict, now: float | None, node: dict | None) -> Finding 
                    f"deletionTimestamp {meta['deletionTimestamp']}, phase {pod['status']['phase']}", pod=meta["name"])
 
 
-STUCK_FIX = ("it unblocks by itself when node {node} comes back. If the node is gone for good: delete the Node "
-             "(`kubectl delete node {node}`: the pod garbage collector then removes its pods), mark it out of "
-             "service (`kubectl taint node {node} node.kubernetes.io/out-of-service=nodeshutdown:NoExecute`), or "
-             "force-delete the pod (`kubectl delete pod {pod} -n {ns} --grace-period=0 --force`). Risk: if the node "
-             "still runs the old pod, its replacement starts beside it, two copies of one rank (both may write "
-             "checkpoints); do it only once the machine is known to be off")
+STUCK_FIX = ("it unblocks by itself when node {node} comes back and its kubelet reports the pod stopped. If the "
+             "machine is gone for good: delete the Node (`kubectl delete node {node}`): within about a minute the pod "
+             "garbage collector ends its pods (DisruptionTarget DeletionByPodGC, which the Job ignores) and the "
+             "replacement starts; or mark it out of service (`kubectl taint node {node} "
+             "node.kubernetes.io/out-of-service=nodeshutdown:NoExecute`): the pod garbage collector ends its "
+             "terminating pods, each counted as a failure toward job.backoff_limit. Force-deleting the pod ({pod} in "
+             "{ns}) does not help: the Job's tracking finalizer keeps it until it is marked failed. Risk: do it only "
+             "once the machine is known to be off; if it still runs the old pod, the replacement runs beside it, two "
+             "copies of one rank that may both write checkpoints")
 
 
 def last_failed(pods: list[dict]) -> list[dict]:
