@@ -155,7 +155,7 @@ STATUS_KEYS = ["run_id", "status", "where", "namespace", "reason", "attempts", "
                "committed_step", "metrics", "final_dir", "logs_dir", "created", "config_hash", "indexes", "history"]
 INDEX_KEYS = ["index", "pod", "node", "state", "attempts", "preemptions", "failures"]
 ATTEMPT_KEYS = ["index", "attempt", "state", "pod", "node", "exit_code", "preempted", "ended", "committed_step",
-                "created", "finished", "resumed_from", "stopped_at", "drill"]
+                "created", "finished", "resumed_from", "stopped_at", "drill", "gone"]
 
 
 def test_the_json_of_status_and_list_has_the_shape_the_readme_documents(tmp_path):

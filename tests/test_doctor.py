@@ -155,3 +155,80 @@ def test_a_queued_run_is_explained_from_its_kueue_workload(conditions, what, pro
 def test_a_queued_run_without_a_workload_asks_whether_kueue_runs():
     (finding,) = diagnose(QUEUED, [], [], workloads=[])
     assert not finding.problem and "no Workload yet: is Kueue running?" in finding.fix
+
+
+# An index with no pod: the Job controller's refusals (FailedCreate) ------------------------------------------------
+REFUSALS = [  # the admission plugins' own words, k/k 1.37 (launcher/cluster/pod_refusal.py)
+    ('pods "bert-1a2b3c4d-0-x7k2p" is forbidden: error looking up service account training/trainr: '
+     'serviceaccount "trainr" not found',
+     "its ServiceAccount trainr does not exist in the namespace", "fix storage.checkpoints.service_account"),
+    ('pods "bert-1a2b3c4d-0-x7k2p" is forbidden: exceeded quota: compute, requested: limits.cpu=2,requests.cpu=2, '
+     'used: limits.cpu=0,requests.cpu=0, limited: limits.cpu=1,requests.cpu=1',
+     "the namespace's ResourceQuota compute is full (requested limits.cpu=2,requests.cpu=2; used limits.cpu=0,"
+     "requests.cpu=0; limited limits.cpu=1,requests.cpu=1)", "lower resources"),
+    ('pods "bert-1a2b3c4d-0-x7k2p" is forbidden: failed quota: compute: must specify limits.nvidia.com/gpu',
+     "the namespace's ResourceQuota compute needs every pod to set limits.nvidia.com/gpu", "LimitRange"),
+    ('pods "bert-1a2b3c4d-0-x7k2p" is forbidden: [maximum cpu usage per Container is 1, but limit is 2, '
+     'maximum memory usage per Container is 1Gi, but limit is 4Gi]',
+     "the namespace's LimitRange refuses it: maximum cpu usage per Container is 1, but limit is 2, maximum memory "
+     "usage per Container is 1Gi, but limit is 4Gi", "set resources.cpu and resources.memory within"),
+    ('pods "bert-1a2b3c4d-0-x7k2p" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true',
+     "the namespace's Pod Security level refuses it: violates PodSecurity", "pod-security.kubernetes.io/enforce"),
+]
+
+
+@pytest.mark.parametrize(("error", "what", "fix"), REFUSALS, ids=["serviceaccount", "quota", "quota-needs-limits",
+                                                                   "limitrange", "podsecurity"])
+def test_an_index_the_job_controller_cannot_create_is_a_problem_named_from_its_event(error, what, fix):
+    refused = kubelet_event("FailedCreate", f"Error creating: {error}", T0, uid="job-uid")
+    refused["source"] = {"component": "job-controller"}
+    findings = diagnose(job(completions=2), [pod(0, T0, "Running", {"running": {}})], [refused])
+    assert [f.problem for f in findings] == [True]
+    assert findings[0].what.startswith(f"the Job controller cannot create the pod of index 1: {what}")
+    assert fix in findings[0].fix and findings[0].evidence == f"Error creating: {error}"
+
+
+def test_an_index_without_pod_or_event_is_never_healthy():
+    (finding,) = diagnose(job(completions=2), [pod(0, T0, "Running", {"running": {}})], [])
+    assert (finding.problem, finding.what) == (True, "index 1 has no pod, and no event of the Job says why")
+
+
+def test_a_refusal_is_not_reported_once_every_index_has_a_pod():
+    refused = kubelet_event("FailedCreate", 'Error creating: serviceaccount "trainr" not found', T0, uid="job-uid")
+    (finding,) = diagnose(job(completions=1), [pod(0, T0, "Running", {"running": {}})], [refused])
+    assert finding.what.startswith("healthy")
+
+
+# A pod stuck terminating (kubernetes-sigs/jobset#576) -------------------------------------------------------------
+def stuck_pod() -> dict:
+    p = pod(0, T0, "Running", {"running": {}}, node="gke-spot-3")
+    p["metadata"].update(namespace="training", deletionTimestamp="2026-04-26T18:36:42Z",
+                         deletionGracePeriodSeconds=30)
+    return p
+
+
+UNREACHABLE = {"metadata": {"name": "gke-spot-3"}, "status": {"conditions": [
+    {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+     "message": "Kubelet stopped posting node status.", "lastTransitionTime": "2026-04-26T18:36:00Z"}]}}
+
+
+def test_a_pod_terminating_on_an_unreachable_node_is_named_with_what_unblocks_it():
+    (finding,) = diagnose(job(completions=1), [stuck_pod()], [], nodes={"gke-spot-3": UNREACHABLE})
+    assert finding.problem and finding.pod == stuck_pod()["metadata"]["name"]
+    assert finding.what == (
+        f"index 0 is stuck: pod {finding.pod} has been terminating since 2026-04-26T18:36:12Z on node gke-spot-3 "
+        "(NotReady since 2026-04-26T18:36:00Z: NodeStatusUnknown Kubelet stopped posting node status.); the Job "
+        "creates its replacement only once it has stopped")
+    assert "kubectl delete node gke-spot-3" in finding.fix
+    assert "node.kubernetes.io/out-of-service=nodeshutdown:NoExecute" in finding.fix
+    assert "Force-deleting the pod" in finding.fix and "two copies of one rank" in finding.fix
+
+
+def test_without_the_node_a_pod_long_past_its_grace_period_is_stuck():
+    deadline = 1777228602.0  # the pod's deletionTimestamp
+    (stopping,) = diagnose(job(completions=1), [stuck_pod()], [], now=deadline + 5)
+    assert (stopping.problem, stopping.what) == (False, f"index 0 is stopping: pod {stopping.pod} was deleted at "
+                                                 "2026-04-26T18:36:12Z; the Job creates its replacement once it has "
+                                                 "stopped")
+    (finding,) = diagnose(job(completions=1), [stuck_pod()], [], now=deadline + 95)
+    assert finding.problem and "its kubelet has not confirmed the stop 95 s after the grace period" in finding.what

@@ -134,3 +134,99 @@ def test_a_local_run_is_as_old_as_its_folders_config(tmp_path):
     (tmp_path / "config.yaml").write_text("name: x\n")
     os.utime(tmp_path / "config.yaml", (1777228542, 1777228542))
     assert (folder_created(tmp_path), folder_created(tmp_path / "absent")) == (T0, "")
+
+
+# Pods being deleted: stopping, stuck ------------------------------------------------------------------------------
+EVICTED = "EvictionByEvictionAPI"
+
+
+def deleted(p: dict, deadline: str, grace: int = 30) -> dict:
+    """`p` after a graceful delete asked at `deadline` - `grace` seconds (deletionTimestamp is the deadline)."""
+    p["metadata"].update(deletionTimestamp=deadline, deletionGracePeriodSeconds=grace,
+                         finalizers=["batch.kubernetes.io/job-tracking"])
+    return p
+
+
+def test_a_run_whose_only_pod_is_stopping_is_running_and_says_so():
+    stopping = deleted(pod(0, T0, "Running", {"running": {"startedAt": T0}}, disruption=EVICTED),
+                       "2026-04-26T18:36:42Z")
+    status = run_status(job(completions=1), [stopping])
+    assert (status.status, status.indexes[0].state) == ("Running", "Stopping")
+    assert status.reason.startswith(f"index 0 is stopping (pod {stopping['metadata']['name']}")
+    assert status.reason.endswith("its replacement starts once it has stopped")
+
+
+def test_a_pod_deleted_before_it_ran_is_terminating_and_the_run_still_pending():
+    status = run_status(job(completions=1), [deleted(pod(0, T0, "Pending"), "2026-04-26T18:36:42Z")])
+    assert (status.status, status.indexes[0].state) == ("Pending", "Terminating")
+
+
+def test_a_deleted_pod_that_outlives_its_grace_period_is_stuck():
+    deadline = 1777228602.0  # 2026-04-26T18:36:42Z, the end of the grace period
+    stuck = deleted(pod(0, T0, "Running", {"running": {"startedAt": T0}}, node="gke-spot-3"),
+                    "2026-04-26T18:36:42Z")
+    assert run_status(job(completions=1), [stuck], now=deadline + 29).indexes[0].state == "Stopping"
+    status = run_status(job(completions=1), [stuck], now=deadline + 31)
+    assert (status.status, status.indexes[0].state) == ("Running", "Stuck")
+    assert status.reason == (f"index 0 is stuck: pod {stuck['metadata']['name']} was deleted and has not stopped "
+                             "on node gke-spot-3, so its replacement cannot start (see `launch doctor`)")
+
+
+# Counts that never go down (kubernetes/kubernetes#81285) --------------------------------------------------------
+def test_an_evicted_pod_that_vanished_keeps_its_attempt_and_counts_as_a_preemption():
+    first = pod(0, "2026-04-26T18:35:50Z", "Running", {"running": {}})
+    seen = run_status(job(completions=1), [first]).history
+    replacement = pod(0, "2026-04-26T18:37:00Z", "Running", {"running": {}})
+    status = run_status(job(completions=1), [replacement], seen=seen)
+    assert (status.attempts, status.preemptions, status.failures) == (2, 1, 0)
+    gone, now = status.attempts_of(0)
+    assert (gone.attempt, gone.pod, gone.state, gone.gone) == (1, first["metadata"]["name"], "Gone", True)
+    assert "evicted, drained or deleted" in gone.ended
+    assert (now.attempt, now.pod, now.gone) == (2, replacement["metadata"]["name"], False)
+    again = run_status(job(completions=1), [replacement], seen=status.history)
+    assert (again.attempts, again.preemptions, [a.attempt for a in again.history]) == (2, 1, [1, 2])
+
+
+def test_a_crashed_pod_deleted_unseen_is_still_a_failure_from_the_jobs_count():
+    the_job = job(completions=1)
+    the_job["status"]["failed"] = 1
+    status = run_status(the_job, [pod(0, "2026-04-26T18:37:00Z", "Running", {"running": {}})])
+    assert (status.attempts, status.failures, status.preemptions) == (2, 1, 0)
+
+
+def test_a_vanished_pod_is_a_failure_when_the_job_counted_one_more_than_was_seen():
+    first = pod(0, "2026-04-26T18:35:50Z", "Running", {"running": {}})
+    seen = run_status(job(completions=1), [first]).history
+    the_job = job(completions=1)
+    the_job["status"]["failed"] = 1
+    status = run_status(the_job, [pod(0, "2026-04-26T18:37:00Z", "Running", {"running": {}})], seen=seen)
+    assert (status.attempts, status.failures, status.preemptions) == (2, 1, 0)
+    assert status.history[0].ended == "pod gone before its end was seen; the Job counted it as a failure"
+
+
+def test_a_seen_end_is_kept_once_its_pod_is_gone():
+    crashed = pod(0, "2026-04-26T18:35:50Z", "Failed", ended(1))
+    seen = run_status(job(completions=1), [crashed]).history
+    status = run_status(job(completions=1), [], seen=seen)
+    assert [(a.state, a.ended, a.gone) for a in status.history] == [("Failed", "exit code 1", True)]
+    assert status.failures == 1
+
+
+def test_failures_being_counted_are_not_counted_twice():
+    crashed = pod(0, "2026-04-26T18:35:50Z", "Failed", ended(1))
+    crashed["metadata"]["finalizers"] = ["batch.kubernetes.io/job-tracking"]
+    the_job = job(completions=1)
+    assert run_status(the_job, [crashed]).failures == 1
+    the_job["status"].update(failed=0, uncountedTerminatedPods={"failed": [crashed["metadata"]["uid"]]})
+    crashed["metadata"]["finalizers"] = []
+    assert run_status(the_job, [crashed]).failures == 1
+    the_job["status"].update(failed=1, uncountedTerminatedPods={})
+    assert run_status(the_job, [crashed]).failures == 1
+
+
+def test_the_job_controllers_per_index_counts_number_the_attempts():
+    newest = pod(0, "2026-04-26T18:37:00Z", "Running", {"running": {}})
+    newest["metadata"]["annotations"].update({"batch.kubernetes.io/job-index-failure-count": "1",
+                                              "batch.kubernetes.io/job-index-ignored-failure-count": "2"})
+    status = run_status(job(completions=1), [newest])
+    assert (status.history[0].attempt, status.indexes[0].attempts, status.attempts) == (4, 4, 4)

@@ -2,6 +2,7 @@
 options and calls these. Output: plain tables and lines for people, one JSON document for `-o json` (the same
 as YAML for `-o yaml`). Each function returns the process's exit code."""
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 from ..config.loading import Run
 from ..output import document
 from ..render.manifests import render
+from ..status.model import RunStatus
 from ..status.table import print_list, print_status
-from . import doctor, follow, ops
+from . import doctor, follow, ops, seen
 from .api import ClusterError, Kube, connect, context_namespace
 from .records import ClusterRecord
 from .runstatus import QUEUE_LABEL, run_status
@@ -76,11 +78,28 @@ def train(target: Target, run: Run, dry_run: str, wait: bool, output: str, say: 
 def status(target: Target, run_id: str, output: str, say: Say) -> int:
     """`launch status RUN`: the run's table, or its RunStatus as JSON. ClusterError if there is no such run."""
     kube = target.kube_for_run(run_id)
-    found = ops.read_status(kube, run_id, target.runs_root)
+    found = observed_status(kube, run_id, target.runs_root)
     if found is None:
         raise ClusterError(f"no run {run_id!r} in namespace {kube.namespace!r} (see `launch list`)")
     print_status(found, output, say)
     return 0
+
+
+def observed_status(kube: Kube, run_id: str, runs_root: Path) -> RunStatus | None:
+    """The run's status (see `seen_status`); None when there is no such run."""
+    job = kube.job(run_id)
+    if job is None:
+        return ops.read_status(kube, run_id, runs_root)
+    return seen_status(job, kube.pods(ops.run_selector(run_id)), runs_root)
+
+
+def seen_status(job: dict, pods: list[dict], runs_root: Path) -> RunStatus:
+    """The run's status with the attempts this machine saw before (seen.py), which it then keeps: pods that
+    are gone stay in the history with their numbers, so counts never go down (kubernetes#81285)."""
+    run_id, uid = job["metadata"]["name"], job["metadata"].get("uid", "")
+    found = run_status(job, pods, time.time(), seen.load(runs_root, run_id, uid))
+    seen.save(runs_root, run_id, uid, found.history)
+    return found
 
 
 def list_runs(target: Target, output: str, say: Say) -> int:
@@ -103,10 +122,25 @@ def logs(target: Target, run_id: str, index: int, attempt: int | None, tail: int
     if follow_:
         follow.LogFollower(kube, run_id, index, say, note).run()
         return 0
-    pod = follow.pick(kube.pods(ops.run_selector(run_id)), index, attempt)
-    for line in follow.read_log(kube, pod, tail):
+    pods = kube.pods(ops.run_selector(run_id))
+    for line in follow.read_log(kube, _attempt_pod(seen_status(job, pods, target.runs_root), pods, index, attempt),
+                                tail):
         say(line)
     return 0
+
+
+def _attempt_pod(found: RunStatus, pods: list[dict], index: int, attempt: int | None) -> dict:
+    """The pod of attempt `attempt` (None: the newest) of an index, numbered as `launch status` numbers them;
+    ClusterError if there is no such attempt, or its pod object (and with it its log) is gone."""
+    mine = found.attempts_of(index)
+    chosen = mine[-1] if mine and attempt is None else next((a for a in mine if a.attempt == attempt), None)
+    if chosen is None:
+        have = f"attempts 1 to {mine[-1].attempt}" if mine else "no pod yet"
+        raise ClusterError(f"index {index} has {have}" + (f"; no attempt {attempt}" if attempt else ""))
+    if chosen.gone:
+        raise ClusterError(f"index {index} attempt {chosen.attempt}: its pod {chosen.pod} no longer exists "
+                           f"({chosen.ended or chosen.state}), and its log went with it")
+    return next(p for p in pods if p["metadata"]["name"] == chosen.pod)
 
 
 def cancel(target: Target, run_id: str, output: str, say: Say) -> int:
@@ -144,7 +178,8 @@ def diagnose(target: Target, run_id: str, output: str, say: Say) -> int:
     pods = kube.pods(ops.run_selector(run_id))
     queued = (job.get("spec") or {}).get("suspend") and QUEUE_LABEL in (job["metadata"].get("labels") or {})
     workloads = kube.workloads(job["metadata"]["uid"]) if queued else None
-    findings = doctor.diagnose(job, pods, kube.events(), _crash_logs(kube, pods), workloads)
+    findings = doctor.diagnose(job, pods, kube.events(), _crash_logs(kube, pods), workloads, time.time(),
+                               _nodes_of_deleted(kube, pods))
     if _structured(output):
         say(document([f.__dict__ for f in findings], output))
     else:
@@ -153,6 +188,22 @@ def diagnose(target: Target, run_id: str, output: str, say: Say) -> int:
             for line in ([f"  fix: {f.fix}"] if f.fix else []) + [f"  | {e}" for e in f.evidence.splitlines()]:
                 say(line)
     return 1 if any(f.problem for f in findings) else 0
+
+
+def _nodes_of_deleted(kube: Kube, pods: list[dict]) -> dict[str, dict]:
+    """The Nodes of the pods being deleted (one call each; usually none), to tell a stopping pod from one
+    stuck on a node that is down. Nodes are cluster-wide, so the launcher Role cannot read them: doctor then
+    judges by time alone (runstatus.is_stuck)."""
+    names = {(p.get("spec") or {}).get("nodeName") for p in pods if p["metadata"].get("deletionTimestamp")}
+    nodes = {}
+    for name in sorted(n for n in names if n):
+        try:
+            if node := kube.optional("get", f"nodes/{name}", kube.core.read_node, name):
+                nodes[name] = node
+        except ClusterError as exc:
+            if exc.status != 403:
+                raise
+    return nodes
 
 
 def _crash_logs(kube: Kube, pods: list[dict]) -> dict[str, list[str]]:

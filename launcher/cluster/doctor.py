@@ -3,8 +3,10 @@
 Inputs are API JSON dicts (launcher/cluster/api.py). Signals and their order follow the doctor table of
 shared/reference/kubernetes-run-status.md (appendix): terminal Job reasons first, then suspension and
 queueing, then each live pod's scheduling, image, config and volume problems, then ended pods (OOM, crash,
-preemption), then the Job controller's pod-failure backoff. Every finding is a Finding; a run with no
-problem gets one finding with `problem=False`.
+preemption), then pods stuck terminating on a node that does not report, then an index with no pod: the
+Job controller's refusals to create it (FailedCreate: a missing ServiceAccount, a ResourceQuota, a
+LimitRange, Pod Security, a webhook; pod_refusal.py) or its pod-failure backoff. Every finding is a Finding;
+only a run every index of which has a pod (or is done) gets the one finding "healthy", with `problem=False`.
 """
 
 from dataclasses import dataclass
@@ -12,7 +14,9 @@ from dataclasses import dataclass
 from launcher.schema.contract import EXIT_BAD_CONFIG, parse_termination_message
 
 from .kueue import workload_verdict
-from .runstatus import KUEUE_WEBHOOK, QUEUE_LABEL, condition, container, is_preempted, pod_index, terminated
+from .pod_refusal import refusal_words
+from .runstatus import (KUEUE_WEBHOOK, QUEUE_LABEL, condition, container, is_preempted, is_stuck, pod_index,
+                        stamp_seconds, terminated, terminating_since)
 from .scheduling import explain
 from .submit import incomplete
 
@@ -179,23 +183,110 @@ def backoff_finding(job: dict, pods: list[dict]) -> Finding | None:
 
 
 def diagnose(job: dict, pods: list[dict], events: list[dict], logs: dict[str, list[str]] | None = None,
-             workloads: list[dict] | None = None) -> list[Finding]:
+             workloads: list[dict] | None = None, now: float | None = None,
+             nodes: dict[str, dict] | None = None) -> list[Finding]:
     """Every finding for the run, most important first. `logs`: pod name -> its last lines (for crashes);
-    `workloads`: its Kueue Workloads (None: unknown)."""
+    `workloads`: its Kueue Workloads (None: unknown); `now`: seconds since the epoch (None: no pod is judged
+    stuck by time); `nodes`: node name -> Node of the pods being deleted, where readable."""
     if found := job_findings(job, pods, events, workloads):
-        return found + [f for f in _pod_findings(pods, events, logs or {}) if f.problem]
-    findings = _pod_findings(pods, events, logs or {})
-    if not any(f.problem for f in findings) and (waiting := backoff_finding(job, pods)):
-        findings.append(waiting)
+        return found + [f for f in _pod_findings(pods, events, logs or {}, now, nodes or {}) if f.problem]
+    findings = _pod_findings(pods, events, logs or {}, now, nodes or {})
+    findings += missing_pod_findings(job, pods, events, findings)
     return findings or [Finding("healthy: every index has a pod that is scheduled and running or done",
                                 problem=False)]
 
 
-def _pod_findings(pods: list[dict], events: list[dict], logs: dict[str, list[str]]) -> list[Finding]:
-    pending = [p for p in pods if (p.get("status") or {}).get("phase") == "Pending"]
+def _pod_findings(pods: list[dict], events: list[dict], logs: dict[str, list[str]], now: float | None,
+                  nodes: dict[str, dict]) -> list[Finding]:
+    pending = [p for p in pods if (p.get("status") or {}).get("phase") == "Pending"
+               and not (p.get("metadata") or {}).get("deletionTimestamp")]
     live = [f for p in pending if (f := waiting_finding(p, events))]
+    deleted = [f for p in pods if (f := deleted_finding(p, now, nodes.get((p.get("spec") or {}).get("nodeName", ""))))]
     ended = [f for p in last_failed(pods) if (f := ended_finding(p, logs.get(p["metadata"]["name"], [])))]
-    return live + ended
+    return deleted + live + ended
+
+
+def indexes_without_pod(job: dict, pods: list[dict]) -> list[int]:
+    """Indexes with no pod that lives (Pending or Running) or succeeded: the Job controller has yet to create
+    (or replace) theirs."""
+    covered = {pod_index(p) for p in pods
+               if (p.get("status") or {}).get("phase") in ("Pending", "Running", "Succeeded")}
+    return [i for i in range(int((job.get("spec") or {}).get("completions") or 1)) if i not in covered]
+
+
+def missing_pod_findings(job: dict, pods: list[dict], events: list[dict], found: list[Finding]) -> list[Finding]:
+    """For indexes with no pod: the Job controller's newest refusal to create one (FailedCreate), else its
+    pod-failure backoff, else a finding that no event says why; [] when every index has a pod."""
+    missing = indexes_without_pod(job, pods)
+    if not missing or condition(job, "Complete") or (job.get("metadata") or {}).get("deletionTimestamp"):
+        return []
+    if refused := creation_finding(job, events, missing):
+        return [refused]
+    if not any(f.problem for f in found) and (waiting := backoff_finding(job, pods)):
+        return [waiting]
+    ended_before = {pod_index(p) for p in pods if (p.get("status") or {}).get("phase") == "Failed"}
+    unexplained = [i for i in missing if i not in ended_before]
+    if not unexplained:
+        return []
+    return [Finding(f"{_indexes(unexplained)} {'has' if len(unexplained) == 1 else 'have'} no pod, and no event "
+                    "of the Job says why", f"kubectl describe job {job['metadata']['name']} (its events expire "
+                    "after an hour); is the Job controller (kube-controller-manager) running?")]
+
+
+def creation_finding(job: dict, events: list[dict], missing: list[int]) -> Finding | None:
+    """The Job controller's newest FailedCreate event ("Error creating: pods ... is forbidden: ..."), in plain
+    words with the fix (pod_refusal.refusal_words)."""
+    refused = [e for e in events_of(events, job["metadata"].get("uid", "")) if e.get("reason") == "FailedCreate"]
+    if not refused:
+        return None
+    message = refused[-1].get("message") or ""
+    what, fix = refusal_words(message)
+    return Finding(f"the Job controller cannot create the pod of {_indexes(missing)}: {what}",
+                   f"{fix}; the Job controller tries again on its own", message)
+
+
+def _indexes(indexes: list[int]) -> str:
+    return f"index {indexes[0]}" if len(indexes) == 1 else f"indexes {', '.join(map(str, indexes))}"
+
+
+def deleted_finding(pod: dict, now: float | None, node: dict | None) -> Finding | None:
+    """A pod being deleted: stopping (not a problem), or stuck: it does not stop (see runstatus.is_stuck) or
+    its node is not Ready, and its replacement waits for it (podReplacementPolicy: Failed;
+    kubernetes-sigs/jobset#576). None for a pod not being deleted."""
+    meta, where = pod.get("metadata") or {}, (pod.get("spec") or {}).get("nodeName") or ""
+    if not meta.get("deletionTimestamp") or (pod.get("status") or {}).get("phase") not in ("Pending", "Running"):
+        return None
+    ready = next((c for c in ((node or {}).get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"),
+                 None)
+    down = ready is not None and ready.get("status") != "True"
+    if not (down or is_stuck(pod, now)):
+        disruption = condition(pod, "DisruptionTarget") or {}
+        cause = f" ({disruption.get('reason')}: {disruption.get('message', '')})" if disruption else ""
+        return Finding(f"index {pod_index(pod)} is stopping: pod {meta['name']} was deleted at {terminating_since(pod)}"
+                       f"{cause}; the Job creates its replacement once it has stopped",
+                       "nothing to fix: training resumes from the last checkpoint", problem=False, pod=meta["name"])
+    if down:
+        state = f"NotReady since {ready.get('lastTransitionTime', '?')}: {ready.get('reason', '')} " \
+                f"{ready.get('message', '')}".rstrip()
+    else:
+        late = int(now - stamp_seconds(meta["deletionTimestamp"])) if now is not None else 0
+        state = f"not reporting: its kubelet has not confirmed the stop {late} s after the grace period ended"
+    what = (f"index {pod_index(pod)} is stuck: pod {meta['name']} has been terminating since "
+            f"{terminating_since(pod)} on node {where or '(none)'} ({state}); the Job creates its replacement only "
+            "once it has stopped")
+    return Finding(what, STUCK_FIX.format(node=where or "NODE", pod=meta["name"], ns=meta.get("namespace", "NS")),
+                   f"deletionTimestamp {meta['deletionTimestamp']}, phase {pod['status']['phase']}", pod=meta["name"])
+
+
+STUCK_FIX = ("it unblocks by itself when node {node} comes back and its kubelet reports the pod stopped. If the "
+             "machine is gone for good: delete the Node (`kubectl delete node {node}`): within about a minute the pod "
+             "garbage collector ends its pods (DisruptionTarget DeletionByPodGC, which the Job ignores) and the "
+             "replacement starts; or mark it out of service (`kubectl taint node {node} "
+             "node.kubernetes.io/out-of-service=nodeshutdown:NoExecute`): the pod garbage collector ends its "
+             "terminating pods, each counted as a failure toward job.backoff_limit. Force-deleting the pod ({pod} in "
+             "{ns}) does not help: the Job's tracking finalizer keeps it until it is marked failed. Risk: do it only "
+             "once the machine is known to be off; if it still runs the old pod, the replacement runs beside it, two "
+             "copies of one rank that may both write checkpoints")
 
 
 def last_failed(pods: list[dict]) -> list[dict]:

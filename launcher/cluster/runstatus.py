@@ -5,6 +5,10 @@ Input objects are plain dicts in the API's own JSON (camelCase keys, RFC 3339 st
 or hand-written JSON straight in. Shapes: shared/reference/kubernetes-run-status.md sections 1 and 2.
 """
 
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+
 from launcher.schema.contract import (COMPLETION_INDEX_ANNOTATION, CONTAINER_NAME, EXIT_REQUEUE,
                                       parse_termination_message)
 
@@ -14,6 +18,13 @@ from ..status.model import Attempt, RunStatus
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 KUEUE_WEBHOOK = 'failed calling webhook "mjob.kb.io"'  # Kueue's Job webhook is down (reference section 6.4)
+TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"  # removed once the Job has counted the pod's end
+FAILURE_COUNT = "batch.kubernetes.io/job-index-failure-count"  # both only with backoffLimitPerIndex
+IGNORED_FAILURE_COUNT = "batch.kubernetes.io/job-index-ignored-failure-count"
+STUCK_AFTER_SECONDS = 30  # past the end of its grace period, a reachable kubelet has long reported the pod's end
+RAN = ("Running", "Stopping", "Stuck", "Succeeded", "Failed")
+GONE_IGNORED = "pod gone before its end was seen (evicted, drained or deleted); the Job did not count it"
+GONE_FAILED = "pod gone before its end was seen; the Job counted it as a failure"
 
 
 def condition(obj: dict, kind: str) -> dict | None:
@@ -66,34 +77,117 @@ def ended(pod: dict) -> str:
     return f"{cause} ({summary})" if summary else cause
 
 
-def pod_state(pod: dict) -> str:
-    """Pending, Running, Terminating, Succeeded or Failed."""
+def stamp_seconds(stamp: str) -> float:
+    """Seconds since the epoch of an RFC 3339 time as the API server writes it ("2026-04-26T18:35:42Z")."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def terminating_since(pod: dict) -> str:
+    """When the pod was deleted (RFC 3339): its deletionTimestamp is the end of its grace period, so the
+    deletion was asked deletionGracePeriodSeconds before it; "" for a pod not being deleted."""
+    meta = pod.get("metadata") or {}
+    deadline = meta.get("deletionTimestamp")
+    if not deadline:
+        return ""
+    asked = stamp_seconds(deadline) - int(meta.get("deletionGracePeriodSeconds") or 0)
+    return datetime.fromtimestamp(asked, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_stuck(pod: dict, now: float | None) -> bool:
+    """A deleted pod still Pending or Running STUCK_AFTER_SECONDS past the end of its grace period: a kubelet
+    would have killed it and reported it by then, so its node is not reporting (unreachable or down). With
+    podReplacementPolicy: Failed its replacement waits for it for ever (kubernetes-sigs/jobset#576).
+    `now`: seconds since the epoch; None never calls a pod stuck."""
+    deadline = (pod.get("metadata") or {}).get("deletionTimestamp")
+    running = (pod.get("status") or {}).get("phase") in (None, "Pending", "Running")
+    return bool(now is not None and deadline and running and now > stamp_seconds(deadline) + STUCK_AFTER_SECONDS)
+
+
+def pod_state(pod: dict, now: float | None = None) -> str:
+    """Pending, Running, Stopping (deleted after it ran), Terminating (deleted before it ran), Stuck
+    (see is_stuck), Succeeded or Failed."""
     phase = (pod.get("status") or {}).get("phase") or "Pending"
     if phase in ("Pending", "Running") and (pod.get("metadata") or {}).get("deletionTimestamp"):
-        return "Terminating"
+        if is_stuck(pod, now):
+            return "Stuck"
+        return "Stopping" if phase == "Running" else "Terminating"
     return phase
 
 
-def attempts(pods: list[dict]) -> list[Attempt]:
-    """Every pod as an Attempt; attempt K is the K-th pod created for its index (creation time, then name)."""
-    ordered = sorted(pods, key=lambda p: (pod_index(p), p["metadata"].get("creationTimestamp") or "",
-                                          p["metadata"]["name"]))
-    out, seen = [], {}
-    for pod in ordered:
-        index = pod_index(pod)
-        seen[index] = seen.get(index, 0) + 1
-        done = terminated(pod)
-        report = parse_termination_message(done.get("message"))
-        out.append(Attempt(index, seen[index], pod_state(pod), pod["metadata"]["name"],
-                           (pod.get("spec") or {}).get("nodeName") or "", done.get("exitCode"), is_preempted(pod),
-                           ended(pod), report["committed_step"], pod["metadata"].get("creationTimestamp") or "",
-                           finished=done.get("finishedAt") or ""))
-    return out
+def annotated_attempt(pod: dict) -> int:
+    """The attempt number the Job controller's per-index failure counts give (failures + ignored failures
+    + 1), 0 when the pod has no count (the counts are written only with backoffLimitPerIndex)."""
+    notes = (pod.get("metadata") or {}).get("annotations") or {}
+    if FAILURE_COUNT not in notes:
+        return 0
+    return int(notes[FAILURE_COUNT]) + int(notes.get(IGNORED_FAILURE_COUNT) or 0) + 1
+
+
+def attempt_of(pod: dict, now: float | None = None) -> Attempt:
+    """One existing pod as an Attempt (its number is set by `attempts`)."""
+    done = terminated(pod)
+    report = parse_termination_message(done.get("message"))
+    return Attempt(pod_index(pod), annotated_attempt(pod), pod_state(pod, now), pod["metadata"]["name"],
+                   (pod.get("spec") or {}).get("nodeName") or "", done.get("exitCode"), is_preempted(pod),
+                   ended(pod), report["committed_step"], pod["metadata"].get("creationTimestamp") or "",
+                   finished=done.get("finishedAt") or "")
+
+
+def counted_failures(job: dict, pods: list[dict]) -> int:
+    """Failures the Job controller has counted or is counting: status.failed (pods whose tracking finalizer is
+    removed; ignored ones excluded) plus the failed, not ignored pods it has not added yet (still carrying the
+    finalizer, or listed in uncountedTerminatedPods). It outlives the pod objects."""
+    status = job.get("status") or {}
+    uncounted = set((status.get("uncountedTerminatedPods") or {}).get("failed") or [])
+    def not_counted_yet(pod: dict) -> bool:
+        meta = pod["metadata"]
+        return meta.get("uid") in uncounted or TRACKING_FINALIZER in (meta.get("finalizers") or [])
+    pending = [p for p in pods if (p.get("status") or {}).get("phase") == "Failed" and not is_preempted(p)
+               and not_counted_yet(p)]
+    return int(status.get("failed") or 0) + len(pending)
+
+
+def attempts(pods: list[dict], now: float | None = None, seen: Sequence[Attempt] = (),
+             counted: int = 0) -> list[Attempt]:
+    """Every pod as an Attempt, with the pods `seen` before whose objects are gone. Attempt K of an index is
+    its K-th pod by creation time; a number once given (`seen`) or counted by the Job controller (see
+    annotated_attempt) is kept, so numbers never shift when older pods vanish. `counted`: the Job's failure
+    count (counted_failures), which says how many vanished pods whose end nobody saw were failures."""
+    current = [attempt_of(p, now) for p in pods]
+    names = {a.pod for a in current}
+    numbered = {a.pod: a.attempt for a in seen}
+    gone = [vanished(a) for a in seen if a.pod not in names]
+    merged = [replace(a, attempt=max(a.attempt, numbered.get(a.pod, 0))) for a in current] + gone
+    out = []
+    for index in sorted({a.index for a in merged}):
+        previous = 0
+        for a in sorted((a for a in merged if a.index == index), key=lambda a: (a.created, a.pod)):
+            previous = max(previous + 1, a.attempt)
+            out.append(replace(a, attempt=previous))
+    return _judge_unseen_ends(out, counted)
+
+
+def vanished(seen: Attempt) -> Attempt:
+    """A pod seen before whose object is gone: its end as seen, or Gone when nobody saw it end."""
+    if seen.state in ("Failed", "Succeeded", "Gone"):
+        return replace(seen, gone=True)
+    return replace(seen, state="Gone", gone=True)
+
+
+def _judge_unseen_ends(history: list[Attempt], counted: int) -> list[Attempt]:
+    """Gone pods nobody saw end were failures as far as the Job counted more failures than were seen (oldest
+    first), else ignored failures: an eviction, drain, deletion or preemption (DisruptionTarget)."""
+    known = sum(a.state == "Failed" and not a.preempted for a in history)
+    unseen = sorted((a for a in history if a.state == "Gone"), key=lambda a: (a.created, a.pod))
+    failures = {a.pod for a in unseen[:max(0, counted - known)]}
+    return [replace(a, preempted=a.pod not in failures, ended=GONE_FAILED if a.pod in failures else GONE_IGNORED)
+            if a.state == "Gone" else a for a in history]
 
 
 def phase(job: dict, history: list[Attempt]) -> tuple[str, str]:
     """(status, reason) of a Job: its terminal conditions first, then suspension, then its pods: Pending
-    until a pod of the run has run, Running from then on (also while an index waits for its replacement)."""
+    until a pod of the run has run, Running from then on (also while an index waits for its replacement,
+    or its only pod is stopping; the reason then names a stopping or stuck index)."""
     if (job.get("metadata") or {}).get("deletionTimestamp"):
         return "Cancelled", "the Job is being deleted"
     for kind, name in (("Complete", "Succeeded"), ("Failed", "Failed"), ("FailureTarget", "Failed")):
@@ -102,8 +196,23 @@ def phase(job: dict, history: list[Attempt]) -> tuple[str, str]:
     if (job.get("spec") or {}).get("suspend"):
         queue = ((job.get("metadata") or {}).get("labels") or {}).get(QUEUE_LABEL)
         return ("Queued", f"waiting in Kueue queue {queue}") if queue else ("Suspended", "spec.suspend is true")
-    started = any(a.state in ("Running", "Succeeded", "Failed") for a in history)
-    return ("Running", "") if started else ("Pending", "")
+    status = job.get("status") or {}
+    ran = any(a.state in RAN or a.gone for a in history) or status.get("failed") or status.get("succeeded")
+    return ("Running", _stopping(history)) if ran else ("Pending", "")
+
+
+def _stopping(history: list[Attempt]) -> str:
+    """The reason of a running run whose newest pod of some index is stuck or stopping ("" if none)."""
+    newest: dict[int, Attempt] = {}
+    for a in sorted(history, key=lambda a: a.attempt):
+        newest[a.index] = a
+    stuck = [a for a in newest.values() if a.state == "Stuck"]
+    if stuck:
+        return "; ".join(f"index {a.index} is stuck: pod {a.pod} was deleted and has not stopped on node "
+                         f"{a.node or '(none)'}, so its replacement cannot start (see `launch doctor`)" for a in stuck)
+    stopping = [a for a in newest.values() if a.state == "Stopping"]
+    return "; ".join(f"index {a.index} is stopping (pod {a.pod}{': ' + a.ended if a.ended else ''}); its "
+                     "replacement starts once it has stopped" for a in stopping)
 
 
 def final_metrics(pods: list[dict]) -> dict:
@@ -113,12 +222,16 @@ def final_metrics(pods: list[dict]) -> dict:
     return next((m for m in reports if m), {})
 
 
-def run_status(job: dict, pods: list[dict]) -> RunStatus:
-    """The run status of a Job (dict) and every pod labelled with its name (dicts, any order)."""
+def run_status(job: dict, pods: list[dict], now: float | None = None, seen: Sequence[Attempt] = ()) -> RunStatus:
+    """The run status of a Job (dict) and every pod labelled with its name (dicts, any order). `now` (seconds
+    since the epoch) lets a deleted pod be called Stuck; `seen`: this Job's attempts shown before (its pods
+    that are gone stay in the history, and keep their numbers)."""
     meta = job.get("metadata") or {}
-    history = attempts(pods)
+    counted = counted_failures(job, pods)
+    history = attempts(pods, now, seen, counted)
     status, reason = phase(job, history)
     return RunStatus.from_attempts(
-        meta["name"], status, int((job.get("spec") or {}).get("completions") or 1), history, where="cluster",
+        meta["name"], status, int((job.get("spec") or {}).get("completions") or 1), history,
+        counted_failures=counted, where="cluster",
         namespace=meta.get("namespace", ""), reason=reason, metrics=final_metrics(pods),
         created=meta.get("creationTimestamp") or "", config_hash=(meta.get("labels") or {}).get(HASH_LABEL, ""))

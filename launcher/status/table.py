@@ -74,9 +74,15 @@ def history_section(status: RunStatus, wide: bool = False) -> str:
     headers = ["index", "attempt", *(["pod", "node"] if wide else []), "started", "ended", "exit", "drill",
                "from-step", "to-step", "outcome"]
     rows = [[a.index, a.attempt, *([a.pod or None, a.node or None] if wide else []), a.created or None,
-             a.finished or None, a.exit_code, a.drill or None, a.resumed_from, a.stopped_at, a.ended or a.state]
+             a.finished or None, a.exit_code, a.drill or None, a.resumed_from, a.stopped_at, _outcome(a)]
             for a in sorted(status.history, key=lambda a: (a.created, a.index, a.attempt))]
     return table(headers, rows)
+
+
+def _outcome(attempt) -> str:
+    """How an attempt ended, or its state; a pod object that is gone says so (its log went with it)."""
+    said = attempt.ended or attempt.state
+    return f"{said} [pod gone]" if attempt.gone and attempt.state != "Gone" else said
 
 
 def status_text(status: RunStatus, now: float, wide: bool = False) -> str:

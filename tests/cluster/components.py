@@ -10,7 +10,9 @@ ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 # What the tests exercise, and what those controllers need to work: ServiceAccounts and their tokens
 # (admission refuses pods until the namespace's ServiceAccount exists), volume binding and its protection
-# finalizers (else deleting a claim or a namespace hangs), the root CA ConfigMap pods mount.
+# finalizers (else deleting a claim or a namespace hangs), the root CA ConfigMap pods mount; the resource
+# quota controller, which fills in a ResourceQuota's status.used (the ResourceQuota admission plugin, on by
+# default, refuses every pod of a namespace whose quota has no status yet).
 CONTROLLERS = (
     "job-controller",
     "garbage-collector-controller",
@@ -23,6 +25,7 @@ CONTROLLERS = (
     "persistentvolumeclaim-protection-controller",
     "persistentvolume-protection-controller",
     "root-ca-certificate-publisher-controller",
+    "resourcequota-controller",
 )
 
 

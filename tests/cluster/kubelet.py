@@ -49,6 +49,15 @@ class FakeKubelet:
                          if p.status.phase == "Running" and not p.metadata.deletion_timestamp), None)
         return until(live, timeout, f"a Running pod of {self.namespace}/{job} index {index}")
 
+    def start(self, pod: client.V1Pod) -> None:
+        """The container starts and is ready: pod Running (what kwok's pod-ready stage writes on its nodes; for
+        pods on a node of the test's own, nodes.register_node)."""
+        now = _now()
+        conditions = [{"type": t, "status": "True", "lastTransitionTime": now}
+                      for t in ("Initialized", "Ready", "ContainersReady")]
+        self._patch(pod, {"phase": "Running", "startTime": now, "conditions": conditions,
+                          "containerStatuses": [self._container(pod, {"running": {"startedAt": now}}, ready=True)]})
+
     # Terminal states ----------------------------------------------------------------------------------------
     def succeed(self, pod: client.V1Pod, message: str = "") -> None:
         """The container exits 0: reason Completed, pod Succeeded."""

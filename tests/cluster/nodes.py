@@ -7,6 +7,7 @@ would make a busy 2-core machine evict pods at random), so `create_pool` lifts i
 marked the node Ready, leaving exactly the pool's own taints.
 """
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
@@ -61,3 +62,37 @@ def create_all_pools(core: client.CoreV1Api, pools: dict[str, dict] | None = Non
 
 def _ready(node) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+
+
+def register_node(core: client.CoreV1Api, name: str, capacity: dict | None = None) -> str:
+    """A node that kwok does not run (no kwok annotation): the test is its kubelet. It reports Ready once, as a
+    kubelet does when it starts, and loses the `not-ready` taint as create_pool's nodes do; its pods stay as the
+    test writes them (kubelet.FakeKubelet.start), and a deleted pod stays until the test ends it, as on a node
+    whose kubelet is gone (kubelet.node_lost)."""
+    capacity = {k: str(v) for k, v in (capacity or load_pools_defaults()).items()}
+    core.create_node({"apiVersion": "v1", "kind": "Node",
+                      "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                                                            POOL_LABEL: "own-kubelet"}},
+                      "status": {"capacity": capacity, "allocatable": capacity}})
+    core.patch_node_status(name, {"status": {"conditions": [_ready_condition("True", "KubeletReady",
+                                                                             "kubelet is posting ready status")]}})
+    core.patch_node(name, {"spec": {"taints": None}})
+    return name
+
+
+def load_pools_defaults(path: Path = POOLS_FILE) -> dict:
+    """The default capacity of node_pools.yaml."""
+    return yaml.safe_load(path.read_text()).get("defaults", {}).get("capacity", {})
+
+
+def node_lost(core: client.CoreV1Api, name: str) -> None:
+    """What the node-lifecycle controller writes once a node's kubelet stops posting its status (its grace
+    period over): Ready Unknown (k/k pkg/controller/nodelifecycle, `NodeStatusUnknown`)."""
+    core.patch_node_status(name, {"status": {"conditions": [_ready_condition(
+        "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.")]}})
+
+
+def _ready_condition(status: str, reason: str, message: str) -> dict:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"type": "Ready", "status": status, "reason": reason, "message": message,
+            "lastHeartbeatTime": now, "lastTransitionTime": now}
