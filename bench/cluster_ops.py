@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/cluster_ops.py [--rounds 5] [--nodes 16]
 
-- start-up: median wall time of `launch --help` and `launch validate configs/bert.yaml` (fresh processes).
 - submit: one run of configs/quickstart.yaml (`resources.nodes=<nodes>`) through launcher/cluster/submit.py;
   the API calls Kube counted (retries included) and the wall time, in this process (no interpreter start-up).
-- status: `ops.read_status` on that run once the Job controller has created its <nodes> pods (calls, wall);
-  then `launch status RUN -o json` as a fresh process (wall, start-up included).
+- status: `ops.read_status` on that run once the Job controller has created its <nodes> pods (calls, wall).
+- fresh processes, side by side (one of each per round, `--rounds` rounds after a warm-up; medians, and each
+  one's ratio to kubectl's): `launch status RUN -o json`, `launch list`, `launch --help`,
+  `launch validate configs/smoke.yaml`, and `kubectl get job RUN -o json` (/usr/bin/kubectl) on the same run.
 
 Starts the control plane of tests/cluster (built by `make controlplane`) in a temporary folder and stops it.
 Prints one JSON object.
@@ -33,17 +34,22 @@ from tests.cluster.session import start_cluster  # noqa: E402
 from tests.cluster.wait import until  # noqa: E402
 
 LAUNCH = [sys.executable, "-m", "launcher"]
+KUBECTL = "/usr/bin/kubectl"
 
 
-def median_wall(args: list[str], rounds: int) -> float:
-    """Median seconds of `launch ARGS` over `rounds` fresh processes (after one warm-up)."""
-    subprocess.run(LAUNCH + args, capture_output=True, check=True, cwd=ROOT)
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        subprocess.run(LAUNCH + args, capture_output=True, check=True, cwd=ROOT)
-        times.append(time.perf_counter() - started)
-    return round(statistics.median(times), 3)
+def side_by_side(commands: dict[str, list[str]], rounds: int) -> dict:
+    """Median seconds of each command as a fresh process, one of each per round (so load hits all alike),
+    after one warm-up each; and each median's ratio to kubectl's."""
+    times = {name: [] for name in commands}
+    for round_ in range(rounds + 1):
+        for name, command in commands.items():
+            started = time.perf_counter()
+            subprocess.run(command, capture_output=True, check=True, cwd=ROOT)
+            if round_:
+                times[name].append(time.perf_counter() - started)
+    medians = {name: round(statistics.median(t), 3) for name, t in times.items()}
+    return {name: {"median_s": m, "x_kubectl": round(m / medians["kubectl_get_job"], 2)}
+            for name, m in medians.items()}
 
 
 def timed(kube: Kube, action):
@@ -53,7 +59,7 @@ def timed(kube: Kube, action):
     return result, kube.calls - before, round(time.perf_counter() - started, 3)
 
 
-def cluster_numbers(workdir: Path, nodes: int) -> dict:
+def cluster_numbers(workdir: Path, nodes: int, rounds: int) -> dict:
     cluster = start_cluster(workdir)
     try:
         namespace = "bench"
@@ -64,14 +70,17 @@ def cluster_numbers(workdir: Path, nodes: int) -> dict:
         run_id = submitted.job["metadata"]["name"]
         until(lambda: len(kube.pods(ops.run_selector(run_id))) == nodes, 60, f"{nodes} pods")
         status, status_calls, status_s = timed(kube, lambda: ops.read_status(kube, run_id))
-        cli = [*LAUNCH, "status", run_id, "-o", "json", "--namespace", namespace, "--kubeconfig",
-               str(cluster.kubeconfig)]
-        started = time.perf_counter()
+        where = ["--namespace", namespace, "--kubeconfig", str(cluster.kubeconfig)]
+        cli = [*LAUNCH, "status", run_id, "-o", "json", *where]
         shown = json.loads(subprocess.run(cli, capture_output=True, text=True, check=True, cwd=ROOT).stdout)
-        cli_s = round(time.perf_counter() - started, 3)
+        fresh = side_by_side({"kubectl_get_job": [KUBECTL, "get", "job", run_id, "-o", "json", *where],
+                              "launch_status_json": cli, "launch_list": [*LAUNCH, "list", *where],
+                              "launch_help": [*LAUNCH, "--help"],
+                              "launch_validate_smoke": [*LAUNCH, "validate", "configs/smoke.yaml"]}, rounds)
         return {"submit": {"api_calls": submit_calls, "seconds": submit_s},
                 "status": {"indexes": len(status.indexes), "pods": status.attempts, "api_calls": status_calls,
-                           "seconds": status_s, "cli_seconds": cli_s, "cli_indexes": len(shown["indexes"])}}
+                           "seconds": status_s, "cli_indexes": len(shown["indexes"])},
+                "fresh_process": fresh}
     finally:
         cluster.stop()
 
@@ -81,11 +90,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--nodes", type=int, default=16)
     args = parser.parse_args()
-    startup = {"help_s": median_wall(["--help"], args.rounds),
-               "validate_s": median_wall(["validate", "configs/bert.yaml"], args.rounds)}
     with tempfile.TemporaryDirectory() as tmp:
-        numbers = cluster_numbers(Path(tmp), args.nodes)
-    print(json.dumps({"startup_median": startup, **numbers}))
+        numbers = cluster_numbers(Path(tmp), args.nodes, args.rounds)
+    print(json.dumps(numbers))
 
 
 if __name__ == "__main__":

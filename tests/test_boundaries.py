@@ -64,3 +64,32 @@ def test_only_the_cluster_api_module_imports_kubernetes():
             if any(name.split(".")[0] == "kubernetes" for name in names):
                 importers.add(path.relative_to(ROOT).as_posix())
     assert importers == {"launcher/cluster/api.py"}
+
+
+def modules_after(code: str) -> list[str]:
+    """The modules loaded after running `code` in a fresh interpreter."""
+    result = python(code + "\nimport sys; print(sorted(sys.modules))")
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stdout.strip().splitlines()[-1])
+
+
+def test_launch_help_builds_no_config_model_and_imports_no_kubernetes():
+    loaded = modules_after("import contextlib, io; from launcher.cli.app import app\n"
+                           "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit): "
+                           "app(['--help'], prog_name='launch')")
+    assert "launcher.schema.models" not in loaded
+    assert "launcher.sweeps.schema" not in loaded
+    assert not [m for m in loaded if m.split(".")[0] in ("kubernetes", "torch")]
+
+
+def test_importing_the_contract_builds_no_config_model():
+    assert "launcher.schema.models" not in modules_after("import launcher.schema.contract, launcher.schema")
+
+
+def test_cluster_commands_import_no_generated_kubernetes_api_or_model_module():
+    loaded = modules_after("import launcher.cli.app, launcher.cluster.commands, launcher.sweeps.reconcile; "
+                           "from kubernetes.client import ApiClient, Configuration; "
+                           "from launcher.cluster.api import Kube; "
+                           "Kube(ApiClient(Configuration(host='https://127.0.0.1:1')), 'default')")
+    generated = [m for m in loaded if m.startswith(("kubernetes.client.api.", "kubernetes.client.models."))]
+    assert generated == []

@@ -1,9 +1,13 @@
 """The one module that imports `kubernetes`: every call the launcher makes to the API server goes through Kube.
 
-- Objects come back as plain dicts in the API's own JSON (camelCase, RFC 3339 strings): each call passes
-  `_preload_content=False` and decodes the body with `json.loads`, which skips the client's model
-  deserialisation (slow, and lossy for fields newer than the client) and gives the pure modules
-  (runstatus, doctor, submit) the same shapes `kubectl get -o json` shows.
+- Objects come back as plain dicts in the API's own JSON (camelCase, RFC 3339 strings), decoded with
+  `json.loads`: the client's model deserialisation is slow, and lossy for fields newer than the client, and the
+  pure modules (runstatus, doctor, submit) get the same shapes `kubectl get -o json` shows.
+- The official client loads the kubeconfig and authenticates (contexts, tokens, client certificates, exec
+  plugins: `kubernetes.config` and `ApiClient.param_serialize`, which applies the BearerToken and refreshes it);
+  requests go through its `ApiClient.call_api` to REST paths spelled here. The generated API classes
+  (`CoreV1Api`, `BatchV1Api`, ...) and their models are never imported: importing them cost a fresh
+  `launch status` about 0.85 s of its 1.25 s (docs/benchmarks.md; tests/test_boundaries.py pins it).
 - Every call has a timeout (`_request_timeout=(connect, read)`); 429 (Retry-After honoured), 5xx and dropped
   connections are retried by retry.RetryPolicy; every other error becomes one ClusterError line that names
   the verb and resource (401/403 also name manifests/rbac.yaml). The CLI prints it without a traceback.
@@ -15,12 +19,14 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import urllib3
 import yaml
-from kubernetes import client, config
+from kubernetes import config
+from kubernetes.client import ApiClient, ApiException
 
-from ..config.loading import ConfigError
+from ..errors import ConfigError
 from .retry import RetryPolicy, retryable
 from .runstatus import KUEUE_WEBHOOK
 
@@ -30,6 +36,8 @@ LOG_TRIES = 2  # a kubelet that cannot serve a log rarely recovers within a retr
 DROPPED = (urllib3.exceptions.ProtocolError, urllib3.exceptions.MaxRetryError, urllib3.exceptions.TimeoutError,
            ConnectionError)
 RBAC_HINT = "manifests/rbac.yaml's Role `launcher` grants what launch needs"
+CORE, BATCH = "", "batch/v1"  # API groups/versions of the paths below ("": the core API, /api/v1)
+CREATABLE = {"ConfigMap": (CORE, "configmaps"), "Service": (CORE, "services"), "Job": (BATCH, "jobs")}
 
 
 class ClusterError(ConfigError):
@@ -45,7 +53,7 @@ class Dropped(ClusterError):
     """A stream (log or watch) broke off mid-way; the caller resumes it."""
 
 
-def connect(kubeconfig: Path | None = None, context: str | None = None) -> client.ApiClient:
+def connect(kubeconfig: Path | None = None, context: str | None = None) -> ApiClient:
     """An ApiClient from `kubeconfig` (default $KUBECONFIG or ~/.kube/config) and `context` (default: the
     current one), or from the pod's ServiceAccount when no kubeconfig exists and none was named.
     Raises ClusterError for a missing file or an unknown context."""
@@ -59,7 +67,7 @@ def connect(kubeconfig: Path | None = None, context: str | None = None) -> clien
                 raise ClusterError(f"no kubeconfig ({location} does not exist) and not "
                                    f"in a pod: pass --kubeconfig or set KUBECONFIG, or use --local to run here")
             config.load_incluster_config()
-            return client.ApiClient()
+            return ApiClient()
         return config.new_client_from_config(config_file=str(kubeconfig) if kubeconfig else None, context=context)
     except config.ConfigException as exc:
         raise ClusterError(f"kubeconfig: {str(exc).splitlines()[0]}") from None
@@ -86,24 +94,47 @@ def _in_cluster() -> bool:
 class Kube:
     """API calls of one namespace. `calls` counts requests sent (retries included), for the benchmarks."""
 
-    def __init__(self, api: client.ApiClient, namespace: str, policy: RetryPolicy = RetryPolicy(),
+    def __init__(self, api: ApiClient, namespace: str, policy: RetryPolicy = RetryPolicy(),
                  sleep: Callable[[float], None] = time.sleep):
         self.api, self.namespace, self.policy, self.sleep = api, namespace, policy, sleep
-        self.core, self.batch = client.CoreV1Api(api), client.BatchV1Api(api)
         self.calls = 0
 
+    def path(self, group: str, resource: str, name: str = "", sub: str = "") -> str:
+        """The REST path of a namespaced resource: group "" is the core API (`/api/v1`), else
+        "batch/v1" -> `/apis/batch/v1`; then `/namespaces/<ns>/<resource>[/<name>[/<sub>]]`."""
+        base = f"/apis/{group}" if group else "/api/v1"
+        parts = [base, "namespaces", quote(self.namespace, safe=""), resource]
+        parts += [quote(part, safe="") for part in (name, sub) if part]
+        return "/".join(parts)
+
+    def send(self, method: str, path: str, query: dict | None = None, body=None, content_type: str | None = None,
+             read: float = READ_SECONDS):
+        """One request through the ApiClient (its auth, TLS and proxy settings); the urllib3 response, unread.
+        Raises ApiException for an answer outside 2xx, as the generated client methods do."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        params = [(key, value) for key, value in (query or {}).items() if value is not None]
+        request = self.api.param_serialize(method, path, query_params=params, header_params=headers, body=body,
+                                           auth_settings=["BearerToken"])
+        response = self.api.call_api(*request, _request_timeout=(CONNECT_SECONDS, read))
+        if not 200 <= response.status <= 299:
+            response.read()
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return response.response
+
     # The retrying core ------------------------------------------------------------------------------------
-    def raw(self, verb: str, resource: str, method: Callable, *args, read: float = READ_SECONDS,
+    def raw(self, verb: str, resource: str, method: str, path: str, read: float = READ_SECONDS,
             tries: int | None = None, **kwargs):
-        """Call a generated client method with a timeout and the retry policy (at most `tries` tries if
-        given); returns the urllib3 response (the caller reads or streams it). Raises ClusterError for
-        answers retrying cannot fix."""
+        """`send` (HTTP `method` to `path`; `kwargs`: its query, body, content_type) with a timeout and the retry
+        policy (at most `tries` tries if given); returns the urllib3 response (the caller reads or streams it).
+        Raises ClusterError for answers retrying cannot fix."""
         tries = tries or self.policy.attempts
         for attempt in range(1, tries + 1):
             self.calls += 1
             try:
-                return method(*args, _preload_content=False, _request_timeout=(CONNECT_SECONDS, read), **kwargs)
-            except client.ApiException as exc:
+                return self.send(method, path, read=read, **kwargs)
+            except ApiException as exc:
                 if not retryable(exc.status) or attempt == tries:
                     raise self.error(verb, resource, exc) from None
                 self.sleep(self.policy.delay(attempt, (exc.headers or {}).get("Retry-After")))
@@ -119,15 +150,15 @@ class Kube:
                 self.sleep(self.policy.delay(attempt))
         raise AssertionError("unreachable")
 
-    def json(self, verb: str, resource: str, method: Callable, *args, **kwargs) -> dict:
+    def json(self, verb: str, resource: str, method: str, path: str, **kwargs) -> dict:
         """`raw`, decoded: the object or list as the API server wrote it."""
-        response = self.raw(verb, resource, method, *args, **kwargs)
+        response = self.raw(verb, resource, method, path, **kwargs)
         try:
             return json.loads(response.data or b"{}")
         finally:
             response.release_conn()
 
-    def error(self, verb: str, resource: str, exc: client.ApiException) -> ClusterError:
+    def error(self, verb: str, resource: str, exc: ApiException) -> ClusterError:
         """One line for an API error; 401/403 name the verb and resource, and the Role that grants them."""
         status = _status_body(exc.body)
         message = status.get("message") or exc.reason or "no message"
@@ -148,10 +179,10 @@ class Kube:
         return ClusterError(f"{verb} {resource}: {exc.status} {status.get('reason') or exc.reason}: {message}",
                             exc.status)
 
-    def optional(self, verb: str, resource: str, method: Callable, *args, **kwargs) -> dict | None:
+    def optional(self, verb: str, resource: str, method: str, path: str, **kwargs) -> dict | None:
         """`json`, or None when the object does not exist (404)."""
         try:
-            return self.json(verb, resource, method, *args, **kwargs)
+            return self.json(verb, resource, method, path, **kwargs)
         except ClusterError as exc:
             if exc.status == 404:
                 return None
@@ -159,74 +190,72 @@ class Kube:
 
     # Reads ------------------------------------------------------------------------------------------------
     def job(self, name: str) -> dict | None:
-        return self.optional("get", f"jobs.batch/{name}", self.batch.read_namespaced_job, name, self.namespace)
+        return self.optional("get", f"jobs.batch/{name}", "GET", self.path(BATCH, "jobs", name))
 
     def jobs(self, selector: str) -> list[dict]:
-        return self.json("list", "jobs.batch", self.batch.list_namespaced_job, self.namespace,
-                         label_selector=selector)["items"]
+        return self.json("list", "jobs.batch", "GET", self.path(BATCH, "jobs"),
+                         query={"labelSelector": selector})["items"]
 
     def pods(self, selector: str) -> list[dict]:
         return self.pod_list(selector)["items"]
 
     def pod_list(self, selector: str) -> dict:
         """The PodList, with its metadata.resourceVersion (where a watch starts)."""
-        return self.json("list", "pods", self.core.list_namespaced_pod, self.namespace, label_selector=selector)
+        return self.json("list", "pods", "GET", self.path(CORE, "pods"), query={"labelSelector": selector})
 
     def events(self, field_selector: str = "") -> list[dict]:
-        return self.json("list", "events", self.core.list_namespaced_event, self.namespace,
-                         field_selector=field_selector or None)["items"]
+        return self.json("list", "events", "GET", self.path(CORE, "events"),
+                         query={"fieldSelector": field_selector or None})["items"]
 
     def workloads(self, job_uid: str) -> list[dict] | None:
         """The Kueue Workloads of a Job (v1beta2, then v1beta1); None when Kueue is not installed or the
         identity may not read them (the doctor then says less, rather than failing)."""
-        custom = client.CustomObjectsApi(self.api)
         for version in ("v1beta2", "v1beta1"):
             try:
-                return self.json("list", "workloads.kueue.x-k8s.io", custom.list_namespaced_custom_object,
-                                 "kueue.x-k8s.io", version, self.namespace, "workloads",
-                                 label_selector=f"kueue.x-k8s.io/job-uid={job_uid}")["items"]
+                return self.json("list", "workloads.kueue.x-k8s.io", "GET",
+                                 self.path(f"kueue.x-k8s.io/{version}", "workloads"),
+                                 query={"labelSelector": f"kueue.x-k8s.io/job-uid={job_uid}"})["items"]
             except ClusterError as exc:
                 if exc.status not in (403, 404):
                     raise
         return None
 
     def config_map(self, name: str) -> dict | None:
-        return self.optional("get", f"configmaps/{name}", self.core.read_namespaced_config_map, name, self.namespace)
+        return self.optional("get", f"configmaps/{name}", "GET", self.path(CORE, "configmaps", name))
 
     # Writes -----------------------------------------------------------------------------------------------
     def create(self, obj: dict, dry_run: bool = False) -> dict:
         """Create a ConfigMap, Service or Job with strict field validation; `dry_run`: dryRun=All."""
-        methods = {"ConfigMap": self.core.create_namespaced_config_map,
-                   "Service": self.core.create_namespaced_service, "Job": self.batch.create_namespaced_job}
         kind, name = obj["kind"], obj["metadata"]["name"]
-        return self.json("create", f"{kind.lower()}s/{name}", methods[kind], self.namespace, obj,
-                         field_validation="Strict", **({"dry_run": "All"} if dry_run else {}))
+        group, resource = CREATABLE[kind]
+        return self.json("create", f"{kind.lower()}s/{name}", "POST", self.path(group, resource), body=obj,
+                         query={"fieldValidation": "Strict", "dryRun": "All" if dry_run else None})
 
     def replace_config_map(self, obj: dict) -> dict:
         """Replace a ConfigMap. With metadata.resourceVersion set, the API server refuses a stale copy with
         409 Conflict (an optimistic lock: launcher/sweeps/reconcile.py keeps a sweep's slots this way)."""
         name = obj["metadata"]["name"]
-        return self.json("replace", f"configmaps/{name}", self.core.replace_namespaced_config_map, name,
-                         self.namespace, obj)
+        return self.json("replace", f"configmaps/{name}", "PUT", self.path(CORE, "configmaps", name), body=obj)
 
     def patch_job(self, name: str, patch: dict) -> dict:
         """A JSON merge patch of the Job."""
-        return self.json("patch", f"jobs.batch/{name}", self.batch.patch_namespaced_job, name, self.namespace,
-                         patch, _content_type="application/merge-patch+json")
+        return self.json("patch", f"jobs.batch/{name}", "PATCH", self.path(BATCH, "jobs", name), body=patch,
+                         content_type="application/merge-patch+json")
 
     def delete_job(self, name: str) -> dict | None:
         """Delete with foreground propagation: the Job stays (deletionTimestamp set) until its pods, ConfigMap
         and Service are gone. None if it was already gone."""
-        return self.optional("delete", f"jobs.batch/{name}", self.batch.delete_namespaced_job, name, self.namespace,
-                             propagation_policy="Foreground")
+        return self.optional("delete", f"jobs.batch/{name}", "DELETE", self.path(BATCH, "jobs", name),
+                             query={"propagationPolicy": "Foreground"})
 
     # Streams ----------------------------------------------------------------------------------------------
     def log(self, pod: str, container: str, follow: bool = False, tail: int | None = None,
             since_seconds: int | None = None, read: float = READ_SECONDS) -> Iterator[str]:
         """The container's log, line by line (with the kubelet's RFC 3339 timestamp prefix)."""
-        response = self.raw("get", f"pods/{pod}/log", self.core.read_namespaced_pod_log, pod, self.namespace,
-                            container=container, follow=follow, tail_lines=tail, since_seconds=since_seconds,
-                            timestamps=True, read=read, tries=LOG_TRIES)
+        query = {"container": container, "follow": follow, "tailLines": tail, "sinceSeconds": since_seconds,
+                 "timestamps": True}
+        response = self.raw("get", f"pods/{pod}/log", "GET", self.path(CORE, "pods", pod, "log"), query=query,
+                            read=read, tries=LOG_TRIES)
         try:
             yield from _lines(response.stream(4096))
         except DROPPED as exc:
@@ -237,9 +266,9 @@ class Kube:
     def watch_pods(self, selector: str, resource_version: str, seconds: int = 60) -> Iterator[dict]:
         """Watch events {"type", "object"} of the pods from `resource_version`, ended by the server after
         `seconds`. An ERROR event is yielded as is (410 Gone: the caller re-lists; see follow.watch_changes)."""
-        response = self.raw("watch", "pods", self.core.list_namespaced_pod, self.namespace, label_selector=selector,
-                            watch=True, resource_version=resource_version, timeout_seconds=seconds,
-                            allow_watch_bookmarks=True, read=seconds + READ_SECONDS)
+        query = {"labelSelector": selector, "watch": True, "resourceVersion": resource_version,
+                 "timeoutSeconds": seconds, "allowWatchBookmarks": True}
+        response = self.raw("watch", "pods", "GET", self.path(CORE, "pods"), query=query, read=seconds + READ_SECONDS)
         try:
             yield from (json.loads(line) for line in _lines(response.stream(4096)) if line.strip())
         except DROPPED as exc:
