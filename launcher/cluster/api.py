@@ -223,6 +223,10 @@ class Kube:
     def config_map(self, name: str) -> dict | None:
         return self.optional("get", f"configmaps/{name}", "GET", self.path(CORE, "configmaps", name))
 
+    def node(self, name: str) -> dict | None:
+        """A Node (cluster-scoped: the launcher Role cannot read it; callers treat 403 as unknown)."""
+        return self.optional("get", f"nodes/{name}", "GET", f"/api/v1/nodes/{quote(name, safe='')}")
+
     # Writes -----------------------------------------------------------------------------------------------
     def create(self, obj: dict, dry_run: bool = False) -> dict:
         """Create a ConfigMap, Service or Job with strict field validation; `dry_run`: dryRun=All."""

@@ -198,7 +198,7 @@ def _nodes_of_deleted(kube: Kube, pods: list[dict]) -> dict[str, dict]:
     nodes = {}
     for name in sorted(n for n in names if n):
         try:
-            if node := kube.optional("get", f"nodes/{name}", kube.core.read_node, name):
+            if node := kube.node(name):
                 nodes[name] = node
         except ClusterError as exc:
             if exc.status != 403:
