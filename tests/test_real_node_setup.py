@@ -73,3 +73,34 @@ def test_the_test_image_has_the_shipped_images_environment():
     test_image = dict(pair.split("=", 1) for pair in images.trainer_config()["Env"])
     for key in ("PYTHONUNBUFFERED", "HF_HUB_OFFLINE", "HF_HOME"):
         assert test_image[key] == shipped[key], key
+
+
+def _cache_with(tmp_path: Path, names: list[str]) -> Path:
+    """A control-plane cache folder, as build.sh lays it out, holding stand-ins for `names` and the stamp."""
+    bin_dir = Path(subprocess.run([str(BUILD), "--print-bin"], capture_output=True, text=True, check=True,
+                                  env={"PATH": "/usr/bin:/bin", "KUBETRAIN_CACHE": str(tmp_path)}).stdout.strip())
+    bin_dir.mkdir(parents=True)
+    for name in [*names, ".stamp"]:
+        (bin_dir / name).write_text("")
+        (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+BUILD = ROOT / "controlplane" / "build.sh"
+BEFORE_THE_KUBELET = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+
+
+def test_a_cached_control_plane_without_the_kubelet_is_rebuilt(tmp_path):
+    _cache_with(tmp_path, BEFORE_THE_KUBELET)
+    # No go on PATH: a build that starts stops at once, saying so; an up-to-date cache never gets there.
+    result = subprocess.run([str(BUILD)], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KUBETRAIN_CACHE": str(tmp_path)})
+    assert result.returncode == 1
+    assert "'go' is not on PATH" in result.stderr
+
+
+def test_a_cached_control_plane_with_the_kubelet_is_up_to_date(tmp_path):
+    bin_dir = _cache_with(tmp_path, [*BEFORE_THE_KUBELET, "kubelet"])
+    result = subprocess.run([str(BUILD)], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KUBETRAIN_CACHE": str(tmp_path)})
+    assert (result.returncode, result.stdout.strip()) == (0, f"control plane up to date: {bin_dir}")
