@@ -6,6 +6,7 @@ bridge it made. A leftover is a failing test.
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from kubernetes import client, config
 
 from tests.cluster import images
 from tests.cluster.realnode import SELECTOR, TOLERATION
-from tests.cluster.realnode_cleanup import hierarchies
+from tests.cluster.realnode_cleanup import hierarchies, sweep_stale
 from tests.cluster.wait import until
 from tests.factory import ROOT
 
@@ -73,5 +74,29 @@ def test_make_cluster_leaves_nothing_of_the_real_node_behind(sig, tmp_path):
         runner.send_signal(sig)
         output = runner.communicate(timeout=120)[0]
     assert runner.returncode == 0, output
+    after = machine_state()
+    assert {kind: after[kind] - before[kind] for kind in after} == {kind: set() for kind in after}
+
+
+def test_what_a_sigkilled_harness_left_is_swept_at_the_next_start(tmp_path):
+    """SIGKILL runs no code: containerd and the kubelet die with their parent (PR_SET_PDEATHSIG), and the node's
+    cgroups, mounts and bridge stay until the next real node starts and sweeps them (sweep_stale)."""
+    before = machine_state()
+    kubeconfig = tmp_path / "kubeconfig"
+    runner = subprocess.Popen([sys.executable, "-m", "tests.cluster", "--kubeconfig", str(kubeconfig)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in runner.stdout:
+            lines.append(line)
+            if line.startswith("Ctrl-C to stop"):
+                break
+        assert kubeconfig.exists(), "".join(lines)
+    finally:
+        runner.kill()
+        runner.communicate(timeout=60)
+    left = machine_state()
+    assert left["cgroups"] - before["cgroups"], "nothing to sweep: the test proves nothing"
+    assert any(root.startswith(str(Path(tempfile.gettempdir()) / "kubetrain-cluster-")) for root in sweep_stale())
     after = machine_state()
     assert {kind: after[kind] - before[kind] for kind in after} == {kind: set() for kind in after}

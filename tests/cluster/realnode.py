@@ -24,7 +24,7 @@ from kubernetes import client
 from . import images
 from .binaries import ROOT, MissingControlPlane, bin_dir
 from .processes import ProcessGroup
-from .realnode_cleanup import create_cgroup_root, create_bridge, teardown
+from .realnode_cleanup import create_bridge, create_cgroup_root, remember, sweep_stale, teardown
 from .realnode_config import (CGROUP_FS, CNI_BIN_DIR, NODE_LABEL, NODE_NAME, NodeLayout, base_runtime_spec,
                               cni_network, containerd_config, kubelet_argv, kubelet_config)
 from .wait import until
@@ -75,6 +75,7 @@ class RealNode:
         only its own taint. `kubeconfig` is the node's (user system:node:localhost)."""
         started = time.monotonic()
         check_machine()
+        sweep_stale()  # what a SIGKILLed harness left
         pause, pause_archive = images.build_pause()
         trainer, trainer_archive = images.build_trainer()
         site_packages = Path(subprocess.check_output(
@@ -95,6 +96,7 @@ class RealNode:
     def _boot(self, pause: str, archives: list[Path], kubeconfig: Path, core: client.CoreV1Api,
               healthz_port: int, timeout: float) -> None:
         lay = self.layout
+        remember(lay)
         create_bridge(lay.bridge, lay.node_ip)
         create_cgroup_root(lay.cgroup_root)
         self._write_configs(pause, healthz_port)

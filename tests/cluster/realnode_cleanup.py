@@ -9,7 +9,9 @@ having half-happened, so `teardown` can run twice.
 """
 
 import ctypes
+import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -46,14 +48,61 @@ def create_bridge(name: str, address: str) -> None:
     subprocess.run(["ip", "link", "set", name, "up"], check=True)
 
 
-def teardown(lay: NodeLayout, procs: ProcessGroup) -> None:
-    """Remove every trace of the node from the machine (see the module docstring)."""
-    procs.stop()  # the kubelet first: it would restart what is killed next
-    kill_cgroup_tasks(lay.cgroup_root)
-    kill_shims(lay.socket)
-    unmount_below(lay.root)
-    remove_cgroup_root(lay.cgroup_root)
-    subprocess.run(["ip", "link", "delete", lay.bridge], capture_output=True)
+def teardown(lay: NodeLayout, procs: ProcessGroup | None = None) -> None:
+    """Remove every trace of the node from the machine (see the module docstring); every step runs even when
+    one before it failed, and the first failure is raised at the end."""
+    steps = [lambda: procs and procs.stop(),  # the kubelet first: it would restart what is killed next
+             lambda: kill_cgroup_tasks(lay.cgroup_root), lambda: kill_shims(lay.socket),
+             lambda: unmount_below(lay.root), lambda: remove_cgroup_root(lay.cgroup_root),
+             lambda: subprocess.run(["ip", "link", "delete", lay.bridge], capture_output=True)]
+    errors = []
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001  re-raised below, once the rest is done
+            errors.append(exc)
+    forget(lay)
+    if errors:
+        raise errors[0]
+
+
+# SIGKILL of the harness stops containerd and the kubelet (PR_SET_PDEATHSIG) but runs no teardown: each node
+# records itself here while it lives, and the next start sweeps what a dead harness left.
+REGISTRY = Path(os.environ.get("KUBETRAIN_CACHE") or Path.home() / ".cache" / "kubetrain") / "realnodes"
+
+
+def remember(lay: NodeLayout) -> None:
+    """Record the node as owned by this process (see sweep_stale)."""
+    REGISTRY.mkdir(parents=True, exist_ok=True)
+    record = {"pid": os.getpid(), "started": _start_time(os.getpid()), "root": str(lay.root),
+              "kubelet_port": lay.kubelet_port, "src": str(lay.src), "site_packages": str(lay.site_packages)}
+    (REGISTRY / f"{lay.kubelet_port}.json").write_text(json.dumps(record))
+
+
+def forget(lay: NodeLayout) -> None:
+    """Drop the node's record: nothing of it is left."""
+    (REGISTRY / f"{lay.kubelet_port}.json").unlink(missing_ok=True)
+
+
+def sweep_stale() -> list[str]:
+    """Tear down the nodes whose harness process is gone; returns their folders."""
+    swept = []
+    for path in sorted(REGISTRY.glob("*.json")) if REGISTRY.is_dir() else []:
+        record = json.loads(path.read_text())
+        if _start_time(record["pid"]) == record["started"]:
+            continue  # its harness still runs
+        teardown(NodeLayout(Path(record["root"]), record["kubelet_port"], Path(record["src"]),
+                            Path(record["site_packages"])))
+        shutil.rmtree(record["root"], ignore_errors=True)  # its unpacked images alone are ~200 MiB
+        swept.append(record["root"])
+    return swept
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22): a pid reused by another
+    process has another."""
+    stat = _read(Path(f"/proc/{pid}/stat"))
+    return stat.rsplit(")", 1)[1].split()[19] if stat else None
 
 
 def cgroup_pids(root: str) -> set[int]:
