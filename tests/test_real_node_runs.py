@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from kubernetes import client
+from kubernetes import client, watch
 from kubernetes.utils.create_from_yaml import create_from_yaml_single_item
 
 from tests.cluster.namespaces import RESTRICTED, STORAGE_CLASS, in_namespace, manifest_objects
@@ -114,3 +114,45 @@ def test_smoke_on_one_real_node_succeeds_with_its_metrics_and_logs(kube, real_na
     served = kube.core.read_namespaced_pod_log(pod.metadata.name, real_namespace)
     assert served.strip() and served.strip().splitlines()[-1] in logs.stdout
     assert "step" in logs.stdout
+
+
+def test_a_deleted_pod_requeues_with_75_and_its_replacement_resumes(kube, real_namespace, tmp_path):
+    """`kubectl delete pod` mid-training, as a spot notice does it: the real kubelet's SIGTERM reaches the trainer
+    through tini, the trainer commits and exits 75 within the grace period, the Job controller replaces the pod
+    and the replacement resumes from the committed step."""
+    submitted = _launch(kube, real_namespace, tmp_path, "train", "configs/smoke.yaml", "--set", "resources.nodes=1",
+                        "--set", "checkpoint.every_n_steps=10", *on_the_real_node(kube.real_node.image), "-o", "json")
+    assert submitted.returncode == 0, submitted.stderr
+    run_id = json.loads(submitted.stdout.splitlines()[-1])["run_id"]
+    pods = lambda: kube.core.list_namespaced_pod(  # noqa: E731
+        real_namespace, label_selector=f"batch.kubernetes.io/job-name={run_id}").items
+    first = until(lambda: next((p for p in pods() if p.status.phase == "Running"), None), 300, "the pod Running")
+    until(lambda: list((tmp_path / "checkpoints").rglob("manifest.json")), 300, "a committed checkpoint")
+
+    running = kube.core.read_namespaced_pod(first.metadata.name, real_namespace)
+    kube.core.delete_namespaced_pod(first.metadata.name, real_namespace)  # the pod's own grace period
+    stopped = _last_state(kube.core, running)  # a deleted pod leaves the API once its kubelet is done with it
+    requeue = json.loads(stopped.message)
+    assert (stopped.exit_code, requeue["outcome"]) == (75, "requeue") and requeue["committed_step"] >= 10, requeue
+
+    ended = until(lambda: _complete(kube, real_namespace, run_id), 600, f"Job {run_id} to finish")
+    assert ended == {"Complete"}, _launch(kube, real_namespace, tmp_path, "logs", run_id).stdout[-3000:]
+    (replacement,) = pods()
+    assert replacement.metadata.uid != first.metadata.uid
+    status = json.loads(_launch(kube, real_namespace, tmp_path, "status", run_id, "-o", "json").stdout.splitlines()[-1])
+    assert (status["status"], status["committed_step"]) == ("Succeeded", 100)
+    logs = _launch(kube, real_namespace, tmp_path, "logs", run_id).stdout
+    assert "(resumed)" in logs, logs[-3000:]  # from the committed step, not from scratch
+
+
+def _last_state(core: client.CoreV1Api, pod) -> client.V1ContainerStateTerminated:
+    """The trainer container's terminated state as the kubelet reported it, watched from `pod`'s version on."""
+    stream = watch.Watch()
+    for event in stream.stream(core.list_namespaced_pod, pod.metadata.namespace, timeout_seconds=120,
+                               field_selector=f"metadata.name={pod.metadata.name}",
+                               resource_version=pod.metadata.resource_version):
+        statuses = event["object"].status.container_statuses or []
+        if statuses and statuses[0].state.terminated:
+            stream.stop()
+            return statuses[0].state.terminated
+    raise AssertionError(f"pod {pod.metadata.name} went away without a terminated state")

@@ -26,6 +26,7 @@ from .binaries import versions
 SRC_MOUNT = "/opt/kubetrain/src"
 SITE_MOUNT = "/opt/kubetrain/site-packages"
 SUITE = "bookworm"  # python3 is 3.11 there, the venv's minor version (the venv's compiled wheels need it)
+PYTHON = (3, 11)
 # python-is-python3: the entrypoint says `python`; libstdc++6 and libgomp1: torch's native libraries.
 PACKAGES = ("python3", "python-is-python3", "tini", "libstdc++6", "libgomp1", "ca-certificates")
 # Debian's python3 reads /usr/lib/python3/dist-packages/*.pth; this one adds the mounted site-packages as a

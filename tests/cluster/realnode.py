@@ -15,6 +15,8 @@ import atexit
 import json
 import shutil
 import subprocess
+import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -55,6 +57,10 @@ def check_machine() -> None:
     if not (CGROUP_FS / "memory").is_dir() and not (CGROUP_FS / "cgroup.controllers").exists():
         raise MissingNodePackages(f"the real node needs cgroups mounted at {CGROUP_FS}; fix: mount them "
                                   "(e.g. `mount -t cgroup2 none /sys/fs/cgroup`)")
+    if sys.version_info[:2] != images.PYTHON:
+        raise MissingNodePackages(f"the test image runs the venv's packages with Debian {images.SUITE}'s Python "
+                                  f"{'.'.join(map(str, images.PYTHON))}, and this venv's is {sys.version.split()[0]}; "
+                                  "fix: make the venv with Python 3.11 (PY=python3.11 make setup)")
     if not (bin_dir() / "kubelet").exists():
         raise MissingNodePackages(f"the kubelet is missing from {bin_dir()}; fix: make controlplane")
 
@@ -78,9 +84,7 @@ class RealNode:
         sweep_stale()  # what a SIGKILLed harness left
         pause, pause_archive = images.build_pause()
         trainer, trainer_archive = images.build_trainer()
-        site_packages = Path(subprocess.check_output(
-            [str(ROOT / ".venv" / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-            text=True).strip()).resolve()
+        site_packages = Path(sysconfig.get_path("purelib")).resolve()  # this venv's, run by the image's Python
         lay = NodeLayout(workdir / "realnode", port, ROOT, site_packages)
         lay.root.mkdir(parents=True)
         node = cls(lay, ProcessGroup(lay.root), trainer)
