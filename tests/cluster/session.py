@@ -10,6 +10,9 @@ from .controlplane import ControlPlane, _free_ports as free_ports
 from .namespaces import manifest_objects
 from .nodes import create_all_pools
 from .realnode import RealNode
+from .realnode_config import NODE_NAME
+
+REAL_NODE_POOL = "real-node"
 
 
 @dataclass
@@ -55,6 +58,8 @@ def start_cluster(workdir: Path) -> Cluster:
             client.SchedulingV1Api(cluster.api).create_priority_class(obj)
         cluster.pools = create_all_pools(cluster.core)
         cluster.real_node = start_real_node(cluster)
+        # A pool of its own, so whatever counts the cluster's nodes (the scheduler's "0/N nodes") counts it.
+        cluster.pools[REAL_NODE_POOL] = [NODE_NAME]
     except BaseException:
         cluster.stop()
         raise
