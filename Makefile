@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -c constraints.txt
 
-.PHONY: setup quickstart test render clean controlplane cluster
+.PHONY: setup quickstart test render clean controlplane node-packages cluster
 
 # Each step says what it does before it starts: the torch download alone takes minutes.
 $(BIN)/launch: pyproject.toml constraints.txt
@@ -39,11 +39,16 @@ quickstart: setup
 controlplane:
 	controlplane/build.sh
 
+# The Debian packages of the tests' real node (containerd, runc, CNI plugins, mmdebstrap, tini): installed when
+# missing (as root), else one line with the command that installs them.
+node-packages:
+	controlplane/node-packages.sh
+
 # That control plane in the foreground with the fake GPU node pools; admin kubeconfig in .cluster/kubeconfig.
-cluster: setup controlplane
+cluster: setup controlplane node-packages
 	$(BIN)/python -m tests.cluster
 
-test: setup controlplane
+test: setup controlplane node-packages
 	$(BIN)/python -m pytest -q
 
 clean:

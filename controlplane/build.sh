@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the test control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) from the
-# official Go modules at the versions pinned in versions.env, once, into
+# Builds the test control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) and the
+# kubelet of the tests' real node (tests/cluster/realnode.py) from the official Go modules at the versions
+# pinned in versions.env, once, into
 #   ${KUBETRAIN_CACHE:-~/.cache/kubetrain}/controlplane-<versions>/bin
 # A second run finds the stamp and builds nothing. `build.sh --print-bin` prints that folder and exits.
 set -euo pipefail
@@ -12,7 +13,8 @@ key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 cache="${KUBETRAIN_CACHE:-$HOME/.cache/kubetrain}"
 root="$cache/controlplane-$key"
 bin="$root/bin"
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+# A folder that lacks any of these (an older cache without the kubelet) is incomplete and is rebuilt.
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubelet)
 
 if [[ "${1:-}" == "--print-bin" ]]; then
     echo "$bin"
@@ -87,7 +89,8 @@ step kwok kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" 
 step kubernetes kubernetes "$k8s_ldflags" \
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler
+    k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubelet
 
 # Publish atomically: a half-built folder never looks complete to the tests.
 rm -rf "$bin"

@@ -104,6 +104,9 @@ def kube_apiserver(lay: Layout) -> list[str]:
             f"--service-account-issuer={ISSUER}",
             f"--service-account-key-file={lay.sa_key}",
             f"--service-account-signing-key-file={lay.sa_key}",
+            # The real node's (realnode.py) Hostname address is `localhost`: logs and exec reach its kubelet on
+            # 127.0.0.1; its InternalIP (the pods' bridge) is only the fallback, as for kwok's nodes.
+            "--kubelet-preferred-address-types=Hostname,InternalIP",
             "--profiling=false"]
 
 

@@ -16,6 +16,9 @@ USERS = {
     "system:kube-controller-manager": [],
     "system:kube-scheduler": [],
     "kwok": ["system:masters"],
+    # The real node's kubelet (realnode.py), as a kubelet registers: the Node authorizer and NodeRestriction
+    # admission hold it to its own node and pods.
+    "system:node:localhost": ["system:nodes"],
 }
 
 
