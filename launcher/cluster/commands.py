@@ -7,15 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config.loading import Run
+from typing import TYPE_CHECKING
+
 from ..output import document
-from ..render.manifests import render
 from ..status.model import RunStatus
 from ..status.table import print_list, print_status
 from . import doctor, follow, ops, seen
 from .api import ClusterError, Kube, connect, context_namespace
 from .records import ClusterRecord
 from .runstatus import QUEUE_LABEL, run_status
+
+if TYPE_CHECKING:  # status, list, logs and doctor build no config model (launch status stays fast)
+    from ..config.loading import Run
 
 Say = Callable[[str], None]
 
@@ -52,8 +55,10 @@ def _structured(output: str) -> bool:
     return output in ("json", "yaml")
 
 
-def train(target: Target, run: Run, dry_run: str, wait: bool, output: str, say: Say) -> int:
+def train(target: Target, run: "Run", dry_run: str, wait: bool, output: str, say: Say) -> int:
     """Submit (or check with `dry_run`), optionally follow to the end; 0 unless --wait saw it fail."""
+    from ..render.manifests import render
+
     objects = render(run.experiment, run.run_id)
     if dry_run == "client":
         say(document({"dry_run": "client", "objects": objects}, output) if _structured(output) else

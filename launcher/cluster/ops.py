@@ -4,19 +4,21 @@ calls (a Job or the Jobs, then the pods), never one call per pod."""
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from launcher.schema.contract import CONFIG_FILE_NAME
 
 from ..config.identity import MANAGED_BY, SWEEP_LABEL, config_hash
-from ..config.loading import validate
-from ..render.manifests import render
 from ..status.model import RunStatus
 from .api import ClusterError, Kube
 from .records import ClusterRecord
 from .runstatus import JOB_NAME_LABEL, run_status
 from .submit import Submitted, by_kind, incomplete, submit
+
+if TYPE_CHECKING:
+    from ..schema import Experiment
 
 MANAGED = f"app.kubernetes.io/managed-by={MANAGED_BY}"
 RESUMABLE = ("Failed", "Cancelled", "Gone")
@@ -94,9 +96,19 @@ def stored_config(kube: Kube, run_id: str, runs_root: Path) -> str:
                        f"--run-id {run_id}`")
 
 
+def stored_objects(config: str, run_id: str) -> tuple["Experiment", list[dict]]:
+    """A run's stored config (YAML text), validated, and the objects it renders to. The config models are
+    imported here, on first use, so the commands that only read a run never build them."""
+    from ..config.loading import validate
+    from ..render.manifests import render
+
+    exp = validate(yaml.safe_load(config), source=f"run {run_id}'s stored config")
+    return exp, render(exp, run_id)
+
+
 def remember(kube: Kube, run_id: str, config: str, runs_root: Path, cancelled: bool = False) -> None:
     """Keep the run's config on this machine (for `resume` once the Job and its ConfigMap are gone)."""
-    exp = validate(yaml.safe_load(config), source=f"run {run_id}'s stored config")
+    exp, _ = stored_objects(config, run_id)
     ClusterRecord(run_id, kube.namespace, config_hash(exp), config, cancelled).save(runs_root)
 
 
@@ -153,8 +165,7 @@ def resume(kube: Kube, run_id: str, runs_root: Path) -> tuple[RunStatus | None, 
         remember(kube, run_id, config, runs_root)
         kube.delete_job(run_id)
         wait_gone(kube, run_id, timeout=120)
-    exp = validate(yaml.safe_load(config), source=f"run {run_id}'s stored config")
-    submitted = submit(kube, render(exp, run_id))
+    submitted = submit(kube, stored_objects(config, run_id)[1])
     record = ClusterRecord.load(runs_root, run_id)
     if record and record.cancelled:
         replace(record, cancelled=False).save(runs_root)
@@ -165,8 +176,7 @@ def complete_cut(kube: Kube, job: dict, runs_root: Path) -> Submitted:
     """Complete the cut-off submission of `job` from its stored config (submit.complete, through submit); a
     sweep trial stays suspended (the sweep's next pass unsuspends it when it holds a slot)."""
     run_id = job["metadata"]["name"]
-    exp = validate(yaml.safe_load(stored_config(kube, run_id, runs_root)), source=f"run {run_id}'s stored config")
-    objects = render(exp, run_id)
+    _, objects = stored_objects(stored_config(kube, run_id, runs_root), run_id)
     if SWEEP_LABEL in (job["metadata"].get("labels") or {}):
         by_kind(objects)["Job"]["spec"]["suspend"] = True
     return submit(kube, objects)

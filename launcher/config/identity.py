@@ -2,8 +2,10 @@
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
-from ..schema import Experiment, check_run_id
+if TYPE_CHECKING:  # the models are built on first use: cluster commands read these labels without them
+    from ..schema import Experiment
 
 MANAGED_BY = "launch"
 LABEL_PREFIX = "kubetrain.dev"
@@ -13,7 +15,7 @@ HASH_LABEL = f"{LABEL_PREFIX}/config-hash"
 HASH_LENGTH = 8
 
 
-def config_hash(experiment: Experiment) -> str:
+def config_hash(experiment: "Experiment") -> str:
     """Short sha256 of the resolved config: the same config always hashes the same. The namespace is left
     out: it says where a run goes, not what it is, so one experiment has one run id in every namespace."""
     fields = experiment.model_dump(mode="json", exclude={"namespace"})
@@ -21,14 +23,16 @@ def config_hash(experiment: Experiment) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:HASH_LENGTH]
 
 
-def run_id_for(experiment: Experiment, run_id: str | None = None) -> str:
+def run_id_for(experiment: "Experiment", run_id: str | None = None) -> str:
     """The given run id, or <name>-<config hash>; raises ValueError if pod names would pass 63 characters."""
+    from ..schema import check_run_id
+
     run_id = run_id or f"{experiment.name}-{config_hash(experiment)}"
     check_run_id(run_id, experiment.resources.nodes)
     return run_id
 
 
-def labels(experiment: Experiment, run_id: str) -> dict[str, str]:
+def labels(experiment: "Experiment", run_id: str) -> dict[str, str]:
     """Labels on every object of a run, so `launch list` and `kubectl -l` find them."""
     out = {
         "app.kubernetes.io/name": "trainer",
