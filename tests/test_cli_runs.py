@@ -152,7 +152,8 @@ def test_sweep_tables_have_a_column_per_value_that_varies():
 
 
 STATUS_KEYS = ["run_id", "status", "where", "namespace", "reason", "attempts", "preemptions", "failures",
-               "committed_step", "metrics", "final_dir", "logs_dir", "created", "config_hash", "indexes", "history"]
+               "committed_step", "metrics", "final_dir", "logs_dir", "created", "config_hash", "indexes", "history",
+               "notes"]
 INDEX_KEYS = ["index", "pod", "node", "state", "attempts", "preemptions", "failures"]
 ATTEMPT_KEYS = ["index", "attempt", "state", "pod", "node", "exit_code", "preempted", "ended", "committed_step",
                 "created", "finished", "resumed_from", "stopped_at", "drill", "gone"]

@@ -104,11 +104,15 @@ def test_a_crash_shows_the_last_log_lines():
     assert finding.evidence.splitlines() == [f"line {i}" for i in range(20, 30)]
 
 
-def test_a_preemption_followed_by_a_running_replacement_is_healthy():
+def test_a_preemption_followed_by_a_running_replacement_is_healthy_and_the_next_one_will_wait_longer():
     pods = [pod(0, T0, "Failed", ended(75), disruption="PreemptionByScheduler"),
             pod(0, "2026-04-26T18:40:00Z", "Running", {"running": {}})]
-    (finding,) = diagnose(job(completions=1), pods, [])
+    finding, cost = diagnose(job(completions=1), pods, [])
     assert (finding.problem, finding.what.split(":")[0]) == (False, "healthy")
+    assert not cost.problem and cost.what.startswith(
+        "next preemption: the Job controller will wait 20 s before replacing the next preempted pod: ")
+    run = job(completions=1)["metadata"]["name"]
+    assert cost.fix.startswith(f"to start again with no back-off, `launch cancel {run}` then `launch resume {run}`")
 
 
 def test_the_backoff_grows_with_every_failed_pod_and_is_capped():

@@ -40,7 +40,8 @@ def test_a_drilled_run_keeps_its_story(tmp_path):
     assert [re.sub(rf"^{RFC3339} ", "", line) for line in events] == [
         "index 0: starting attempt 1",
         "preemption drill: SIGTERM to index 0; SIGKILL after 10 s",
-        "index 0 attempt 1 ended: requeue (exit 75); replacing it (not counted) in 0 s (pod-failure back-off)",
+        "index 0 attempt 1 ended: disrupted (exit 75); replacing it (not counted) in 0 s (the Job-wide pod-failure "
+        "back-off)",
         "index 0: starting attempt 2",
         "resumed from the checkpoint at step 10: 0 step(s) replayed (the gang had reported step 10)"]
     assert all(re.match(RFC3339, line) for line in events)

@@ -35,8 +35,8 @@ def test_status_says_what_the_next_preemption_will_cost_and_where_to_read_why():
                     "(kubernetes/kubernetes#130881); see docs/cluster.md, Preemption cost")
 
 
-def test_nothing_to_say_before_the_first_failure_of_a_single_pod_or_after_the_end():
-    assert preemption_cost_note(job(1), [pod("Running")]) is None
+def test_nothing_to_say_before_the_first_failed_pod_or_after_the_end():
+    assert preemption_cost_note(job(2), [pod("Running"), pod("Running")]) is None
     assert preemption_cost_note(job(2, "Complete"), [pod("Failed")] * 3) is None
 
 

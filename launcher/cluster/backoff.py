@@ -9,8 +9,6 @@ idles its gang for hours. Losing index 0 (the rendezvous host) fails every pod o
 so one such preemption adds `nodes` failures at once.
 """
 
-from .runstatus import condition
-
 DEFAULT_BACKOFF_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 600.0
 
@@ -43,14 +41,16 @@ def duration(seconds: float) -> str:
 
 
 def preemption_cost_note(job: dict, pods: list[dict]) -> str | None:
-    """One line for `status` and `doctor` of a running plain Job whose next preemption will wait for the
-    controller's back-off (None when the Job has ended or the wait is the first one's 10 s)."""
-    if condition(job, "Complete") or condition(job, "Failed"):
+    """One line for `status` and `doctor` of a running plain Job whose pods have failed (been preempted)
+    before, so that its next preemption waits longer for the controller's back-off; None when no pod has
+    failed yet or the Job has ended."""
+    if any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+           for c in (job.get("status") or {}).get("conditions") or []):
         return None
-    nodes = int((job.get("spec") or {}).get("completions") or 1)
-    other, host = next_preemption_waits(failed_pods(pods), nodes)
-    if host <= DEFAULT_BACKOFF_SECONDS:
+    nodes, failures = int((job.get("spec") or {}).get("completions") or 1), failed_pods(pods)
+    if not failures:  # the first preemption's wait is the controller's 10 s (20 s for a gang's host)
         return None
+    other, host = next_preemption_waits(failures, nodes)
     gang = "" if nodes == 1 else f" ({duration(host)} if it is index 0, which takes the gang with it)"
     return (f"the Job controller will wait {duration(other if nodes > 1 else host)} before replacing the next "
             f"preempted pod{gang}: its back-off counts preemptions too (kubernetes/kubernetes#130881); "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from launcher.schema.contract import EXIT_BAD_CONFIG, parse_termination_message
 
+from .backoff import preemption_cost_note
 from .kueue import workload_verdict
 from .pod_refusal import refusal_words
 from .runstatus import (KUEUE_WEBHOOK, QUEUE_LABEL, condition, container, is_preempted, is_stuck, pod_index,
@@ -192,8 +193,21 @@ def diagnose(job: dict, pods: list[dict], events: list[dict], logs: dict[str, li
         return found + [f for f in _pod_findings(pods, events, logs or {}, now, nodes or {}) if f.problem]
     findings = _pod_findings(pods, events, logs or {}, now, nodes or {})
     findings += missing_pod_findings(job, pods, events, findings)
-    return findings or [Finding("healthy: every index has a pod that is scheduled and running or done",
-                                problem=False)]
+    if findings:
+        return findings
+    return [Finding("healthy: every index has a pod that is scheduled and running or done", problem=False),
+            *preemption_cost_findings(job, pods)]
+
+
+def preemption_cost_findings(job: dict, pods: list[dict]) -> list[Finding]:
+    """What the Job controller's back-off will make the next preemption cost (backoff.py), and how to reset it:
+    a new Job starts with none. Not a problem: waiting it out loses no work."""
+    if (note := preemption_cost_note(job, pods)) is None:
+        return []
+    run = job["metadata"]["name"]
+    return [Finding(f"next preemption: {note}", problem=False,
+                    fix=f"to start again with no back-off, `launch cancel {run}` then `launch resume {run}` "
+                        "(the pods commit a checkpoint on the way out; the new Job resumes from it)")]
 
 
 def _pod_findings(pods: list[dict], events: list[dict], logs: dict[str, list[str]], now: float | None,

@@ -14,6 +14,7 @@ from launcher.schema.contract import (COMPLETION_INDEX_ANNOTATION, CONTAINER_NAM
 
 from ..config.identity import HASH_LABEL
 from ..status.model import Attempt, RunStatus
+from .backoff import preemption_cost_note
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
@@ -234,4 +235,5 @@ def run_status(job: dict, pods: list[dict], now: float | None = None, seen: Sequ
         meta["name"], status, int((job.get("spec") or {}).get("completions") or 1), history,
         counted_failures=counted, where="cluster",
         namespace=meta.get("namespace", ""), reason=reason, metrics=final_metrics(pods),
-        created=meta.get("creationTimestamp") or "", config_hash=(meta.get("labels") or {}).get(HASH_LABEL, ""))
+        created=meta.get("creationTimestamp") or "", config_hash=(meta.get("labels") or {}).get(HASH_LABEL, ""),
+        notes=tuple(filter(None, [preemption_cost_note(job, pods)])) if status == "Running" else ())

@@ -94,6 +94,7 @@ class RunStatus:
     config_hash: str = ""
     indexes: tuple[IndexStatus, ...] = ()
     history: tuple[Attempt, ...] = ()
+    notes: tuple[str, ...] = ()  # what the user should know that no field says (a plain Job's next preemption cost)
 
     @classmethod
     def from_attempts(cls, run_id: str, status: str, nodes: int, history: list[Attempt], counted_failures: int = 0,

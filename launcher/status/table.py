@@ -90,7 +90,8 @@ def status_text(status: RunStatus, now: float, wide: bool = False) -> str:
     sections = [summary_section(status, now), indexes_section(status)]
     sections += [history_section(status, wide)] if status.history else []
     artifacts = artifact_lines(status.final_dir, status.logs_dir)
-    return "\n\n".join(sections + (["\n".join(artifacts)] if artifacts else []))
+    sections += ["\n".join(artifacts)] if artifacts else []
+    return "\n\n".join(sections + (["\n".join(f"Note: {note}" for note in status.notes)] if status.notes else []))
 
 
 LIST_COLUMNS = ["name", "status", "attempts", "preemptions", "failures", "step", "age"]
