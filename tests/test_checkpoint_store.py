@@ -27,8 +27,7 @@ def commit(store, step: int, files: dict[str, bytes]) -> None:
 
 
 def submit(writer, step: int, files: dict[str, bytes]) -> None:
-    names = [writer.stage(step, name, lambda fh, data=data: fh.write(data)) for name, data in files.items()]
-    writer.submit(step, 0, names, started=0.0)
+    writer.submit(step, 0, {name: lambda fh, data=data: fh.write(data) for name, data in files.items()}, started=0.0)
 
 
 def test_a_committed_checkpoint_is_found_with_its_bytes(store):
@@ -166,7 +165,7 @@ def test_the_hash_is_of_the_bytes_written_even_if_the_writer_reuses_its_buffer(t
             buffer[:] = bytes(len(buffer))  # the "freed" copy is reused for something else
     store = LocalStore(tmp_path)
     writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=1, log=print)
-    writer.submit(1, 0, [writer.stage(1, "trainer.pt", write_then_reuse)], started=0.0)
+    writer.submit(1, 0, {"trainer.pt": write_then_reuse}, started=0.0)
     writer.flush()
     manifest = Manifest.from_json(store.read(step_dir(1), MANIFEST))
     assert manifest.files["trainer.pt"] == digest((tmp_path / step_dir(1) / "trainer.pt").read_bytes())

@@ -3,8 +3,10 @@
 import hashlib
 import json
 import re
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 MANIFEST = "manifest.json"
 STEP_DIR = re.compile(r"^step-(\d{10})$")
@@ -44,13 +46,46 @@ def digest(data: bytes) -> FileEntry:
     return FileEntry(len(data), hashlib.sha256(data).hexdigest())
 
 
-def hash_file(path: Path) -> FileEntry:
-    """Size and sha256 of a file as it is on disk (or in the page cache), read in 4 MiB chunks.
+class HashingFile:
+    """A write-only file that passes every write through to `fh` and hashes exactly those bytes, so the
+    manifest's sizes and sha256 come from the save itself and no file is read back.
 
-    Checkpoints are hashed from their staged file, never from the writer's buffers: torch.save writes CUDA
-    tensors from a temporary CPU copy that it frees as soon as write() returns, so a hash that read those
-    buffers later would read freed memory. Reading the file back costs one pass over the page cache, off
-    the training thread."""
+    Every byte is hashed before write() returns: torch.save writes a CUDA tensor from a temporary CPU copy
+    and frees (or reuses) it as soon as write() returns, and its pickle and zip buffers are its own. Large
+    chunks are hashed on `pool` (one thread) while this thread writes them; both release the GIL, so a
+    chunk costs the slower of the two, not their sum."""
+
+    PARALLEL_FROM = 1 << 20  # below this, a thread hand-off costs more than it saves
+
+    def __init__(self, fh: BinaryIO, pool: Executor):
+        self.fh, self.pool, self.size = fh, pool, 0
+        self.sha = hashlib.sha256()
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        if view.nbytes < self.PARALLEL_FROM:
+            self.sha.update(view)
+            self.fh.write(view)
+        else:
+            hashed = self.pool.submit(self.sha.update, view)
+            try:
+                self.fh.write(view)
+            finally:
+                hashed.result()  # even if the write failed: the buffer is the caller's again after this
+        self.size += view.nbytes
+        return view.nbytes
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def result(self) -> FileEntry:
+        """Size and sha256 of everything written so far."""
+        return FileEntry(self.size, self.sha.hexdigest())
+
+
+def hash_file(path: Path) -> FileEntry:
+    """Size and sha256 of a file as it is on disk, read in chunks (the final model's files, which
+    Hugging Face writes itself)."""
     with open(path, "rb") as fh:
         sha = hashlib.file_digest(fh, "sha256")  # releases the GIL while it hashes
     return FileEntry(path.stat().st_size, sha.hexdigest())
