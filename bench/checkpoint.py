@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -31,7 +30,7 @@ import yaml
 from launcher.config.loading import load_run
 from launcher.schema.models import Checkpoint
 from trainer.checkpoints.s3 import S3Store
-from trainer.checkpoints.state import to_bytes
+from trainer.checkpoints.state import TorchFile, to_bytes
 from trainer.checkpoints.store import LocalStore
 from trainer.checkpoints.writer import CheckpointWriter
 
@@ -62,7 +61,7 @@ def ours(store, state: dict, step: int) -> float:
     writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=2, log=lambda m: None)
     started = time.monotonic()
     objects = {"trainer.pt": state, "rank-0.pt": {"rng": torch.get_rng_state()}}
-    writer.submit(step, 0, {name: partial(torch.save, obj) for name, obj in objects.items()}, started)
+    writer.submit(step, 0, {name: TorchFile(obj) for name, obj in objects.items()}, started)
     writer.flush()
     return time.monotonic() - started
 

@@ -11,7 +11,7 @@ a snapshot of the live state to the writer, and change the live state at once (t
 save runs in the background. Rank 0 prints "committed N" once it has seen step N committed.
 
 The live state is a bytearray, or with `tensors` a torch tensor snapshotted by trainer.checkpoints.snapshot
-and written with torch.save. Every step's state is `payload(rank, step)`, so a test can tell a checkpoint
+and written with torch.save (state.TorchFile, as the trainer does). Every step's state is `payload(rank, step)`, so a test can tell a checkpoint
 that verifies but holds another step's state. The crash is injected at the OS boundary, outside the code
 under test.
 """
@@ -21,7 +21,6 @@ import os
 import sys
 import threading
 import time
-from functools import partial
 from pathlib import Path
 
 from trainer.checkpoints.catalog import reclaim_newer_than
@@ -96,8 +95,8 @@ class LiveState:
     def serialisers(self) -> dict:
         """A snapshot of the state, as the files the writer serialises in the background."""
         if self.tensors:
-            import torch
-            return {n: partial(torch.save, t) for n, t in self.snapshot.take(self.files).items()}
+            from trainer.checkpoints.state import TorchFile
+            return {n: TorchFile(t) for n, t in self.snapshot.take(self.files).items()}
         return {n: lambda fh, d=bytes(data): fh.write(d) for n, data in self.files.items()}
 
 

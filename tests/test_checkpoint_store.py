@@ -227,3 +227,36 @@ def test_multipart_uploads_cut_by_sigkill_are_aborted_at_start_up(bucket, s3_end
     store = S3Store(client, name, "prefix/run/checkpoints")
     assert store.reclaim_uploads() == 1
     assert not client.list_multipart_uploads(Bucket=name).get("Uploads")
+
+
+def test_tensor_files_are_hashed_from_their_own_memory_and_everything_else_from_copies(tmp_path):
+    """torch.save hands over each CPU tensor's storage in place: that memory is the state's (unchanged until
+    the save is done), so it is hashed where it is; the pickle and zip headers are torch's own buffers, so
+    they are copied first. Either way the manifest holds the hash of the file's bytes."""
+    import torch
+
+    from trainer.checkpoints.manifest import HashingFile
+    from trainer.checkpoints.state import TorchFile
+
+    weights = torch.arange(1 << 20, dtype=torch.float32)
+    serialise = TorchFile({"weights": weights, "step": 3})
+    in_place = []
+
+    class Watched(HashingFile):
+        def _is_owned(self, view):
+            owned = super()._is_owned(view)
+            in_place.append((view.nbytes, owned))
+            return owned
+    store = LocalStore(tmp_path)
+    writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=1, log=print)
+    from trainer.checkpoints import writer as writer_module
+    real, writer_module.HashingFile = writer_module.HashingFile, Watched
+    try:
+        writer.submit(1, 0, {"trainer.pt": serialise}, started=0.0)
+        writer.flush()
+    finally:
+        writer_module.HashingFile = real
+    manifest = Manifest.from_json(store.read(step_dir(1), MANIFEST))
+    assert manifest.files["trainer.pt"] == digest((tmp_path / step_dir(1) / "trainer.pt").read_bytes())
+    assert (weights.untyped_storage().nbytes(), True) in in_place  # the tensor, hashed in place
+    assert all(not owned for size, owned in in_place if size < 1 << 20)  # headers and pickle, copied

@@ -10,7 +10,6 @@ heard it, everyone stops.
 
 import time
 import uuid
-from functools import partial
 
 import pytorch_lightning as pl
 import torch
@@ -20,7 +19,7 @@ from launcher.schema import Experiment
 from launcher.schema.contract import SAVE_SHARE_OF_GRACE
 
 from .checkpoints.snapshot import Snapshot
-from .checkpoints.state import TRAINER_FILE, ResumePoint, capture_rng, rank_file, restore_rng
+from .checkpoints.state import TRAINER_FILE, ResumePoint, TorchFile, capture_rng, rank_file, restore_rng
 from .checkpoints.writer import CheckpointWriter
 from .logs import RunLogs
 from .signals import StopFlag
@@ -127,7 +126,8 @@ class PreemptionSafe(pl.Callback):
         """Hand this step's state to the writer. A periodic save blocks only while the state is copied out
         (a snapshot: training changes the live tensors from the next step on); the writer serialises,
         hashes, publishes and commits it in the background. `stopping`: training goes no further (SIGTERM,
-        or the end of training), so the live state is written as it is, with no copy; the caller flushes.
+        or the end of training), so the live state is written as it is (on CPU with no copy; from a GPU it is
+        first copied to host memory, as torch.save would do anyway); the caller flushes.
 
         One save in flight at a time: a save waits for the one before it (it only waits when saves take
         longer than the checkpoint interval), so every checkpoint the config asks for is written, in order."""
@@ -142,9 +142,9 @@ class PreemptionSafe(pl.Callback):
             "rng": capture_rng(), "sampler": {"epoch": trainer.current_epoch, "offset": self.consumed}}}
         if trainer.is_global_zero:
             objects[TRAINER_FILE] = state
-        if not stopping:
+        if not stopping or trainer.strategy.root_device.type != "cpu":  # GPU: torch.save would copy anyway
             objects = self.snapshot.take(objects)
-        files = {name: partial(torch.save, obj) for name, obj in objects.items()}
+        files = {name: TorchFile(obj) for name, obj in objects.items()}
         self.writer.submit(step, trainer.current_epoch, files, started)
         self.blocked.append(time.monotonic() - began)
         self.last_save, self.saved_step = time.monotonic(), step

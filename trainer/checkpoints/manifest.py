@@ -1,12 +1,13 @@
 """The commit record of a checkpoint. A checkpoint without a valid manifest does not exist."""
 
+import bisect
 import hashlib
 import json
 import re
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterable
 
 MANIFEST = "manifest.json"
 STEP_DIR = re.compile(r"^step-(\d{10})$")
@@ -47,31 +48,27 @@ def digest(data: bytes) -> FileEntry:
 
 
 class HashingFile:
-    """A write-only file that passes every write through to `fh` and hashes exactly those bytes, so the
-    manifest's sizes and sha256 come from the save itself and no file is read back.
+    """A write-only file that passes every write through to `fh` and hashes the same bytes in order on
+    `pool` (one thread), so the manifest's sizes and sha256 come from the save itself: no file is read
+    back, and the hash runs alongside the serialisation and then the fsync or upload.
 
-    Every byte is hashed before write() returns: torch.save writes a CUDA tensor from a temporary CPU copy
-    and frees (or reuses) it as soon as write() returns, and its pickle and zip buffers are its own. Large
-    chunks are hashed on `pool` (one thread) while this thread writes them; both release the GIL, so a
-    chunk costs the slower of the two, not their sum."""
+    The hash may read a chunk after write() has returned only if the chunk lies in `owned`: (start, end)
+    address ranges of memory the caller keeps unchanged until result() returns (the CPU tensors of a
+    snapshot, or of a training that has stopped). Every other chunk is copied before write() returns:
+    torch.save writes a CUDA tensor from a temporary CPU copy that it frees (or reuses) as soon as write()
+    returns, and its pickle and zip buffers are its own."""
 
-    PARALLEL_FROM = 1 << 20  # below this, a thread hand-off costs more than it saves
-
-    def __init__(self, fh: BinaryIO, pool: Executor):
+    def __init__(self, fh: BinaryIO, pool: Executor, owned: Iterable[tuple[int, int]] = ()):
         self.fh, self.pool, self.size = fh, pool, 0
+        self.owned = sorted(owned)
         self.sha = hashlib.sha256()
+        self.hashed: Future | None = None
 
     def write(self, data) -> int:
         view = memoryview(data).cast("B")
-        if view.nbytes < self.PARALLEL_FROM:
-            self.sha.update(view)
-            self.fh.write(view)
-        else:
-            hashed = self.pool.submit(self.sha.update, view)
-            try:
-                self.fh.write(view)
-            finally:
-                hashed.result()  # even if the write failed: the buffer is the caller's again after this
+        self.fh.write(view)
+        chunk = view if self._is_owned(view) else bytes(view)
+        self.hashed = self.pool.submit(self.sha.update, chunk)  # one worker: chunks are hashed in order
         self.size += view.nbytes
         return view.nbytes
 
@@ -79,8 +76,19 @@ class HashingFile:
         self.fh.flush()
 
     def result(self) -> FileEntry:
-        """Size and sha256 of everything written so far."""
+        """Size and sha256 of everything written, once the hash has caught up."""
+        if self.hashed is not None:
+            self.hashed.result()
         return FileEntry(self.size, self.sha.hexdigest())
+
+    def _is_owned(self, view: memoryview) -> bool:
+        if not self.owned or view.nbytes == 0:
+            return False
+        import numpy as np  # only for owned memory, that is in the trainer, which has it loaded already
+
+        start = np.frombuffer(view, dtype=np.uint8).ctypes.data
+        index = bisect.bisect_right(self.owned, (start, float("inf"))) - 1
+        return index >= 0 and self.owned[index][0] <= start and start + view.nbytes <= self.owned[index][1]
 
 
 def hash_file(path: Path) -> FileEntry:

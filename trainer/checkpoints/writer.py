@@ -22,7 +22,9 @@ from .store import Store
 
 PART = "part-rank-{rank}.json"
 
-Serialiser = Callable[[BinaryIO], None]  # writes one file's bytes, e.g. functools.partial(torch.save, obj)
+# Writes one file's bytes (state.TorchFile, or any callable); an `owned` attribute lists the memory ranges
+# the hash may read after write() returns (manifest.HashingFile).
+Serialiser = Callable[[BinaryIO], None]
 
 
 @dataclass
@@ -100,9 +102,10 @@ class CheckpointWriter:
 
     def _write(self, job: Job) -> bool:
         folder = step_dir(job.step)
-        files = {name: self._stage(folder, name, serialise) for name, serialise in job.files.items()}
-        for name in files:
-            self.store.publish(folder, name)
+        hashing = {name: self._stage(folder, name, serialise) for name, serialise in job.files.items()}
+        for name in hashing:
+            self.store.publish(folder, name)  # while the hash catches up
+        files = {name: entry.result() for name, entry in hashing.items()}
         for name in files:
             self.store.unstage(folder, name)
         if self.rank != 0:  # rank 0 keeps its own part in memory
@@ -112,12 +115,12 @@ class CheckpointWriter:
         self._commit(job, folder, files)
         return True
 
-    def _stage(self, folder: str, name: str, serialise: Serialiser) -> FileEntry:
-        """Serialise one file into staging, hashed on the way."""
+    def _stage(self, folder: str, name: str, serialise: Serialiser) -> HashingFile:
+        """Serialise one file into staging, hashed on the way (the hash may still be running)."""
         with self.store.open_write(folder, name) as fh:
-            hashing = HashingFile(fh, self.hasher)
+            hashing = HashingFile(fh, self.hasher, owned=getattr(serialise, "owned", ()))
             serialise(hashing)
-        return hashing.result()
+        return hashing
 
     def _commit(self, job: Job, folder: str, files: dict[str, FileEntry]) -> None:
         files = files | self._gather_parts(folder)
