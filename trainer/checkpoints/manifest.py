@@ -58,17 +58,26 @@ class HashingFile:
     torch.save writes a CUDA tensor from a temporary CPU copy that it frees (or reuses) as soon as write()
     returns, and its pickle and zip buffers are its own."""
 
+    SMALL = 1 << 16  # chunks below this (zip headers, small tensors) are copied into a batch, hashed per MiB
+    BATCH = 1 << 20
+
     def __init__(self, fh: BinaryIO, pool: Executor, owned: Iterable[tuple[int, int]] = ()):
         self.fh, self.pool, self.size = fh, pool, 0
         self.owned = sorted(owned)
         self.sha = hashlib.sha256()
+        self.batch = bytearray()
         self.hashed: Future | None = None
 
     def write(self, data) -> int:
         view = memoryview(data).cast("B")
         self.fh.write(view)
-        chunk = view if self._is_owned(view) else bytes(view)
-        self.hashed = self.pool.submit(self.sha.update, chunk)  # one worker: chunks are hashed in order
+        if view.nbytes < self.SMALL or not self._is_owned(view):
+            self.batch += view  # a copy
+            if len(self.batch) >= self.BATCH:
+                self._hash_batch()
+        else:
+            self._hash_batch()
+            self.hashed = self.pool.submit(self.sha.update, view)  # one worker: chunks are hashed in order
         self.size += view.nbytes
         return view.nbytes
 
@@ -77,9 +86,15 @@ class HashingFile:
 
     def result(self) -> FileEntry:
         """Size and sha256 of everything written, once the hash has caught up."""
+        self._hash_batch()
         if self.hashed is not None:
             self.hashed.result()
         return FileEntry(self.size, self.sha.hexdigest())
+
+    def _hash_batch(self) -> None:
+        if self.batch:
+            self.hashed = self.pool.submit(self.sha.update, self.batch)
+            self.batch = bytearray()
 
     def _is_owned(self, view: memoryview) -> bool:
         if not self.owned or view.nbytes == 0:
