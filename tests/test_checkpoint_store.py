@@ -27,8 +27,7 @@ def commit(store, step: int, files: dict[str, bytes]) -> None:
 
 
 def submit(writer, step: int, files: dict[str, bytes]) -> None:
-    names = [writer.stage(step, name, lambda fh, data=data: fh.write(data)) for name, data in files.items()]
-    writer.submit(step, 0, names, started=0.0)
+    writer.submit(step, 0, {name: lambda fh, data=data: fh.write(data) for name, data in files.items()}, started=0.0)
 
 
 def test_a_committed_checkpoint_is_found_with_its_bytes(store):
@@ -166,7 +165,7 @@ def test_the_hash_is_of_the_bytes_written_even_if_the_writer_reuses_its_buffer(t
             buffer[:] = bytes(len(buffer))  # the "freed" copy is reused for something else
     store = LocalStore(tmp_path)
     writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=1, log=print)
-    writer.submit(1, 0, [writer.stage(1, "trainer.pt", write_then_reuse)], started=0.0)
+    writer.submit(1, 0, {"trainer.pt": write_then_reuse}, started=0.0)
     writer.flush()
     manifest = Manifest.from_json(store.read(step_dir(1), MANIFEST))
     assert manifest.files["trainer.pt"] == digest((tmp_path / step_dir(1) / "trainer.pt").read_bytes())
@@ -228,3 +227,53 @@ def test_multipart_uploads_cut_by_sigkill_are_aborted_at_start_up(bucket, s3_end
     store = S3Store(client, name, "prefix/run/checkpoints")
     assert store.reclaim_uploads() == 1
     assert not client.list_multipart_uploads(Bucket=name).get("Uploads")
+
+
+def test_tensor_files_are_hashed_from_their_own_memory_and_everything_else_from_copies(tmp_path):
+    """torch.save hands over each CPU tensor's storage in place: that memory is the state's (unchanged until
+    the save is done), so it is hashed where it is; the pickle and zip headers are torch's own buffers, so
+    they are copied first. Either way the manifest holds the hash of the file's bytes."""
+    import torch
+
+    from trainer.checkpoints.manifest import HashingFile
+    from trainer.checkpoints.state import TorchFile
+
+    weights = torch.arange(1 << 20, dtype=torch.float32)
+    serialise = TorchFile({"weights": weights, "step": 3})
+    in_place = []
+
+    class Watched(HashingFile):
+        def _is_owned(self, view):
+            owned = super()._is_owned(view)
+            in_place.append((view.nbytes, owned))
+            return owned
+    store = LocalStore(tmp_path)
+    writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=1, log=print)
+    from trainer.checkpoints import writer as writer_module
+    real, writer_module.HashingFile = writer_module.HashingFile, Watched
+    try:
+        writer.submit(1, 0, {"trainer.pt": serialise}, started=0.0)
+        writer.flush()
+    finally:
+        writer_module.HashingFile = real
+    manifest = Manifest.from_json(store.read(step_dir(1), MANIFEST))
+    assert manifest.files["trainer.pt"] == digest((tmp_path / step_dir(1) / "trainer.pt").read_bytes())
+    assert (weights.untyped_storage().nbytes(), True) in in_place  # the tensor, hashed in place
+    assert all(not owned for size, owned in in_place if size < 1 << 20)  # headers and pickle, copied
+
+
+def test_a_file_of_many_parts_arrives_whole_and_verifies(store):
+    """On S3 a large file goes up part by part while it is written; written here in odd-sized pieces."""
+    import os
+    data = os.urandom((20 << 20) + 12345)
+
+    def in_pieces(fh):
+        for start in range(0, len(data), 3 << 20 | 777):
+            fh.write(data[start:start + (3 << 20 | 777)])
+    writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=2, log=print)
+    writer.submit(1, 0, {"trainer.pt": in_pieces}, started=0.0)
+    writer.flush()
+    manifest, kept = latest_valid(store, keep=frozenset({"trainer.pt"}), log=print)
+    assert kept["trainer.pt"] == data and manifest.files["trainer.pt"] == digest(data)
+    if isinstance(store, S3Store):
+        assert not store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads")

@@ -35,8 +35,7 @@ def test_the_trainer_writes_its_newest_committed_step_and_metrics_on_exit(tmp_pa
     store = LocalStore(tmp_path / "ckpt" / "run-1" / "checkpoints")
     writer = CheckpointWriter(store, rank=0, world_size=1, keep_last=5, log=print)
     for step in (40, 80):
-        names = [writer.stage(step, "weights", lambda fh: fh.write(b"w" * step))]
-        writer.submit(step, 0, names, started=0.0)
+        writer.submit(step, 0, {"weights": lambda fh, step=step: fh.write(b"w" * step)}, started=0.0)
     writer.flush()
     log = tmp_path / "termination-log"
     log.write_text("")

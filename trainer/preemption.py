@@ -10,7 +10,6 @@ heard it, everyone stops.
 
 import time
 import uuid
-from functools import partial
 
 import pytorch_lightning as pl
 import torch
@@ -19,7 +18,8 @@ from pytorch_lightning.trainer.connectors.signal_connector import _SignalConnect
 from launcher.schema import Experiment
 from launcher.schema.contract import SAVE_SHARE_OF_GRACE
 
-from .checkpoints.state import TRAINER_FILE, ResumePoint, capture_rng, rank_file, restore_rng
+from .checkpoints.snapshot import Snapshot
+from .checkpoints.state import TRAINER_FILE, ResumePoint, TorchFile, capture_rng, rank_file, restore_rng
 from .checkpoints.writer import CheckpointWriter
 from .logs import RunLogs
 from .signals import StopFlag
@@ -63,6 +63,8 @@ class PreemptionSafe(pl.Callback):
         self.gang_formed = False  # set once every rank has joined the process group
         self.trained = False  # set once this attempt has trained a batch
         self.saved_step: int | None = resume.step if resume else None
+        self.snapshot = Snapshot()  # host memory for periodic saves, reused from one to the next
+        self.blocked: list[float] = []  # seconds each save held the step loop
 
     def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
         """Runs after the strategy has formed the process group: every rank is here."""
@@ -90,7 +92,7 @@ class PreemptionSafe(pl.Callback):
         if stop:
             self.logs.log_pending_step(trainer, outputs, batch, batch_idx)  # the save then uploads it too
         if periodic or (stop and ckpt.on_preemption):
-            self._save(trainer, step)
+            self._save(trainer, step, stopping=stop)
         if stop:
             self.writer.flush()  # SIGTERM waits only for this: the committed checkpoint
             raise Preempted(step)
@@ -100,7 +102,7 @@ class PreemptionSafe(pl.Callback):
         step = trainer.global_step
         stop, _ = self._agree(pl_module.device)
         if self.saved_step != step:
-            self._save(trainer, step)
+            self._save(trainer, step, stopping=True)
         self.writer.flush()
         if stop:
             raise Preempted(step)
@@ -120,9 +122,18 @@ class PreemptionSafe(pl.Callback):
             torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
         return bool(flags[0]), bool(flags[1])
 
-    def _save(self, trainer: pl.Trainer, step: int) -> None:
+    def _save(self, trainer: pl.Trainer, step: int, stopping: bool = False) -> None:
+        """Hand this step's state to the writer. A periodic save blocks only while the state is copied out
+        (a snapshot: training changes the live tensors from the next step on); the writer serialises,
+        hashes, publishes and commits it in the background. `stopping`: training goes no further (SIGTERM,
+        or the end of training), so the live state is written as it is (on CPU with no copy; from a GPU it is
+        first copied to host memory, as torch.save would do anyway); the caller flushes.
+
+        One save in flight at a time: a save waits for the one before it (it only waits when saves take
+        longer than the checkpoint interval), so every checkpoint the config asks for is written, in order."""
+        began = time.monotonic()
+        self.writer.flush()  # also surfaces a failed background write, on this thread
         started = time.monotonic()
-        self.writer.flush()  # one save in flight at a time; also surfaces a failed background write
         self._check_budget()
         # dump_checkpoint is what ModelCheckpoint saves from on_train_batch_end; every rank calls it, since
         # strategies that shard (FSDP) gather the full state with collectives.
@@ -131,9 +142,11 @@ class PreemptionSafe(pl.Callback):
             "rng": capture_rng(), "sampler": {"epoch": trainer.current_epoch, "offset": self.consumed}}}
         if trainer.is_global_zero:
             objects[TRAINER_FILE] = state
-        # Serialised straight to the staging file (no copy of the state in memory), hashed from that file.
-        files = [self.writer.stage(step, name, partial(torch.save, obj)) for name, obj in objects.items()]
+        if not stopping or trainer.strategy.root_device.type != "cpu":  # GPU: torch.save would copy anyway
+            objects = self.snapshot.take(objects)
+        files = {name: TorchFile(obj) for name, obj in objects.items()}
         self.writer.submit(step, trainer.current_epoch, files, started)
+        self.blocked.append(time.monotonic() - began)
         self.last_save, self.saved_step = time.monotonic(), step
         if trainer.is_global_zero:
             self.logs.sync()  # the logs up to this checkpoint, flushed (and on S3, uploaded) with it

@@ -2,8 +2,9 @@
 
 import io
 import os
-import tempfile
-from contextlib import contextmanager
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import BinaryIO
 
@@ -13,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from .manifest import MANIFEST
-from .store import StoreError, open_staging
+from .store import StoreError
 
 # Multipart above 8 MiB, 8 MiB parts, 16 in flight: a full BERT-base state (~1.3 GB) goes up as ~160
 # parallel parts, so the save is bound by bandwidth rather than by one stream's latency.
@@ -33,7 +34,8 @@ def s3_client():
 class S3Store:
     def __init__(self, client, bucket: str, prefix: str):
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
-        self.staging = Path(tempfile.mkdtemp(prefix="kubetrain-s3-"))  # the pod's fast local disk
+        self.uploads: dict[tuple[str, str], PartUpload] = {}  # opened by open_write, finished by publish
+        self.parts: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_uri(cls, uri: str, client=None) -> "S3Store":
@@ -107,18 +109,22 @@ class S3Store:
             raise
 
     def open_write(self, folder: str, name: str) -> "contextmanager[BinaryIO]":
-        """Into a staging file on local disk; publish() uploads it."""
-        return open_staging(self.staged(folder, name))
-
-    def staged(self, folder: str, name: str) -> Path:
-        return self.staging / folder / name
+        """Straight to S3 while it is written (a multipart upload, see PartUpload); publish() finishes it."""
+        upload = PartUpload(self.client, self.bucket, self.key(folder, name), self._pool())
+        self.uploads[(folder, name)] = upload
+        return nullcontext(upload)
 
     def publish(self, folder: str, name: str) -> None:
-        """Upload the staged file in parallel parts."""
-        self.client.upload_file(str(self.staged(folder, name)), self.bucket, self.key(folder, name), Config=TRANSFER)
+        """Wait for the last parts and complete the upload: the object appears whole."""
+        self.uploads.pop((folder, name)).finish()
 
     def unstage(self, folder: str, name: str) -> None:
-        self.staged(folder, name).unlink(missing_ok=True)
+        self.uploads.pop((folder, name), None)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self.parts is None:
+            self.parts = ThreadPoolExecutor(TRANSFER.max_concurrency, thread_name_prefix="s3-part")
+        return self.parts
 
     def commit(self, folder: str, name: str, data: bytes) -> None:
         """A single PUT is atomic on S3: the object is visible whole or not at all."""
@@ -147,3 +153,70 @@ class S3Store:
             path = Path(local) / obj["Key"][len(prefix):]
             path.parent.mkdir(parents=True, exist_ok=True)
             self.client.download_file(self.bucket, obj["Key"], str(path), Config=TRANSFER)
+
+
+class PartUpload:
+    """A write-only file that uploads itself while it is written: a multipart upload whose parts
+    (TRANSFER's chunk size) go up TRANSFER.max_concurrency at a time as soon as they are full, so
+    publishing waits only for the last ones instead of for the whole file. Writes wait while that many
+    parts are in flight (memory stays bounded). A file of one part is PUT whole by finish(). Killed midway,
+    it leaves an incomplete multipart upload, which S3Store.reclaim_uploads() aborts at the next start."""
+
+    def __init__(self, client, bucket: str, key: str, pool: ThreadPoolExecutor):
+        self.client, self.bucket, self.key, self.pool = client, bucket, key, pool
+        self.part = bytearray()
+        self.sent: list[Future] = []
+        self.upload_id: str | None = None
+        self.slots = threading.Semaphore(TRANSFER.max_concurrency)
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        taken = 0
+        while taken < view.nbytes:
+            piece = view[taken:taken + TRANSFER.multipart_chunksize - len(self.part)]
+            self.part += piece  # a copy: the caller's buffer is its own again when write() returns
+            taken += piece.nbytes
+            if len(self.part) == TRANSFER.multipart_chunksize:
+                self._send()
+        return view.nbytes
+
+    def flush(self) -> None:
+        """Parts go up when full; finish() sends the rest."""
+
+    def finish(self) -> None:
+        """Send what is left and complete the upload; on failure, abort it and raise."""
+        if self.upload_id is None:
+            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self.part))
+            return
+        try:
+            if self.part:
+                self._send()
+            parts = [future.result() for future in self.sent]
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                                                  MultipartUpload={"Parts": parts})
+        except BaseException:
+            self._abort()
+            raise
+
+    def _send(self) -> None:
+        if self.upload_id is None:
+            self.upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)["UploadId"]
+        self.slots.acquire()
+        body, self.part = self.part, bytearray()
+        self.sent.append(self.pool.submit(self._upload_part, len(self.sent) + 1, body))
+
+    def _upload_part(self, number: int, body: bytearray) -> dict:
+        try:
+            reply = self.client.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                                            PartNumber=number, Body=body)
+            return {"PartNumber": number, "ETag": reply["ETag"]}
+        finally:
+            self.slots.release()
+
+    def _abort(self) -> None:
+        for future in self.sent:
+            future.cancel()
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+        except (BotoCoreError, ClientError):
+            pass  # reclaim_uploads() aborts it at the next start

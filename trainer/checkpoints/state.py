@@ -25,6 +25,33 @@ class ResumePoint:
     committed: float  # wall time (s since the epoch) its manifest was committed
 
 
+class TorchFile:
+    """A checkpoint file's serialiser (see writer.Serialiser): torch.save of `obj`. `owned` names the memory
+    of its CPU tensors, which the caller keeps unchanged until the save is done (a snapshot, or the state of
+    a training that has stopped), so the hash may read those bytes after torch.save has written them."""
+
+    def __init__(self, obj):
+        self.obj = obj
+        self.owned = _cpu_storages(obj, {})
+
+    def __call__(self, fh) -> None:
+        torch.save(self.obj, fh)
+
+
+def _cpu_storages(obj, found: dict) -> list[tuple[int, int]]:
+    """(start, end) addresses of the CPU tensors' storages in nested dicts, lists and tuples."""
+    if isinstance(obj, torch.Tensor) and obj.device.type == "cpu" and obj.layout == torch.strided:
+        storage = obj.untyped_storage()
+        found[storage.data_ptr()] = storage.data_ptr() + storage.nbytes()
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            _cpu_storages(value, found)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            _cpu_storages(value, found)
+    return sorted(found.items())
+
+
 def to_bytes(obj) -> bytes:
     buffer = io.BytesIO()
     torch.save(obj, buffer)

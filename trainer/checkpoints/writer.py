@@ -1,9 +1,11 @@
 """Writing and committing checkpoints off the training thread.
 
-Each rank stages its files, then (in the background) makes them durable, hashes them from the staged file
-and commits a part record: its files' sizes and hashes, tagged with the attempt that wrote them. Rank 0
-waits for every part of this attempt, then commits the manifest last. No collective runs here, so
-training goes on while files are written.
+The training thread hands over what to write (a snapshot of the state, see snapshot.py, or the state of a
+training that has stopped) and goes on. This rank's writer thread then, for one save at a time: serialises
+each file into staging and hashes it on the way (manifest.HashingFile: no file is read back), makes the
+files durable (fsync, or upload), and commits a part record: its files' sizes and hashes, tagged with the
+attempt that wrote them. Rank 0 waits for every part of this attempt, then commits the manifest last, then
+prunes. No collective runs here, so training goes on while files are written.
 """
 
 import json
@@ -15,18 +17,22 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
 from .catalog import prune
-from .manifest import MANIFEST, FileEntry, Manifest, hash_file, step_dir
+from .manifest import MANIFEST, FileEntry, HashingFile, Manifest, step_dir
 from .store import Store
 
 PART = "part-rank-{rank}.json"
+
+# Writes one file's bytes (state.TorchFile, or any callable); an `owned` attribute lists the memory ranges
+# the hash may read after write() returns (manifest.HashingFile).
+Serialiser = Callable[[BinaryIO], None]
 
 
 @dataclass
 class Job:
     step: int
     epoch: int
-    names: list[str]  # already staged (CheckpointWriter.stage)
-    started: float
+    files: dict[str, Serialiser]  # run on the writer thread, then dropped (they hold the snapshot)
+    started: float  # time.monotonic() when the save began (its snapshot included)
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -42,27 +48,30 @@ class CheckpointWriter:
         self.pending: list[Job] = []
         self.last_committed: int | None = None  # rank 0: the newest step it committed
         self.last_written: int | None = None  # any rank: the newest step whose files it made durable
-        self.last_seconds: float = 0.0
+        self.last_seconds: float = 0.0  # rank 0: the last save, from its start to its manifest committed
         self.error: Exception | None = None
         self.hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-hash")
         self.thread = threading.Thread(target=self._loop, name="checkpoint-writer", daemon=True)
         self.thread.start()
 
-    def stage(self, step: int, name: str, write: Callable[[BinaryIO], None]) -> str:
-        """Stream one file to staging through `write(fh)`, on the caller's thread; returns `name`."""
-        with self.store.open_write(step_dir(step), name) as fh:
-            write(fh)
-        return name
-
-    def submit(self, step: int, epoch: int, names: list[str], started: float) -> Job:
-        """Publish (fsync or upload), hash and commit the staged files, in the background."""
-        job = Job(step, epoch, list(names), started)
+    def submit(self, step: int, epoch: int, files: dict[str, Serialiser], started: float) -> Job:
+        """Serialise, hash, publish (fsync or upload) and commit `files` in the background, in the order
+        submitted. The serialisers run after this returns: what they write must not change until the job
+        is done (flush() returns)."""
+        job = Job(step, epoch, dict(files), started)
         self.pending.append(job)
         self.jobs.put(job)
         return job
 
+    @property
+    def busy(self) -> bool:
+        """A submitted save is not written (and, on rank 0, committed) yet."""
+        return any(not job.done.is_set() for job in self.pending)
+
     def flush(self) -> None:
-        """Block until everything submitted is written (and, on rank 0, committed); pruning is not waited for."""
+        """Block until everything submitted is written (and, on rank 0, committed); pruning is not waited for.
+
+        Raises the error of a failed background save."""
         for job in self.pending:
             job.done.wait()
         self.pending.clear()
@@ -83,6 +92,7 @@ class CheckpointWriter:
                     committed = self._write(job)
                 except Exception as exc:  # reported on the next flush(), from the training thread
                     self.error = exc
+            job.files = {}  # the snapshot can go
             if self.error is None:
                 self.last_written = job.step
             job.done.set()  # durable now; pruning old checkpoints is nobody's wait
@@ -92,7 +102,12 @@ class CheckpointWriter:
 
     def _write(self, job: Job) -> bool:
         folder = step_dir(job.step)
-        files = self._publish_and_hash(folder, job.names)
+        hashing = {name: self._stage(folder, name, serialise) for name, serialise in job.files.items()}
+        for name in hashing:
+            self.store.publish(folder, name)  # while the hash catches up
+        files = {name: entry.result() for name, entry in hashing.items()}
+        for name in files:
+            self.store.unstage(folder, name)
         if self.rank != 0:  # rank 0 keeps its own part in memory
             part = {"attempt": self.attempt, "files": {n: {"size": e.size, "sha256": e.sha256} for n, e in files.items()}}
             self.store.commit(folder, PART.format(rank=self.rank), json.dumps(part).encode())
@@ -100,16 +115,12 @@ class CheckpointWriter:
         self._commit(job, folder, files)
         return True
 
-    def _publish_and_hash(self, folder: str, names: list[str]) -> dict[str, FileEntry]:
-        """Hash the staged files while they are fsynced or uploaded: the two overlap, and the hash owns
-        its bytes (it reads the file, not the buffers the state was serialised from)."""
-        hashes = {name: self.hasher.submit(hash_file, self.store.staged(folder, name)) for name in names}
-        for name in names:
-            self.store.publish(folder, name)
-        files = {name: future.result() for name, future in hashes.items()}
-        for name in names:
-            self.store.unstage(folder, name)
-        return files
+    def _stage(self, folder: str, name: str, serialise: Serialiser) -> HashingFile:
+        """Serialise one file into staging, hashed on the way (the hash may still be running)."""
+        with self.store.open_write(folder, name) as fh:
+            hashing = HashingFile(fh, self.hasher, owned=getattr(serialise, "owned", ()))
+            serialise(hashing)
+        return hashing
 
     def _commit(self, job: Job, folder: str, files: dict[str, FileEntry]) -> None:
         files = files | self._gather_parts(folder)
