@@ -74,6 +74,21 @@ def run_launch(*args: str, **kw) -> subprocess.CompletedProcess:
                           cwd=kw.pop("cwd", ROOT), env=env, **kw)
 
 
+def start_make_cluster(kubeconfig: Path) -> tuple[subprocess.Popen, list[str]]:
+    """`python -m tests.cluster` (what `make cluster` runs) writing its kubeconfig to `kubeconfig`, and the lines
+    it printed up to "Ctrl-C to stop." (AssertionError with them if it ended before). The caller stops it."""
+    runner = subprocess.Popen([sys.executable, "-m", "tests.cluster", "--kubeconfig", str(kubeconfig)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    while not lines or lines[-1] != "Ctrl-C to stop.":
+        line = runner.stdout.readline()
+        if not line:
+            runner.wait()
+            raise AssertionError(f"make cluster ended early: {''.join(lines)}")
+        lines.append(line.rstrip("\n"))
+    return runner, lines
+
+
 DAY = 86400
 
 

@@ -4,7 +4,6 @@
 import json
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from kubernetes import client, config
 
 from tests.cluster.objects import CONFIGS
 from tests.cluster.wait import until
-from tests.factory import ROOT, run_launch
+from tests.factory import run_launch, start_make_cluster
 
 pytestmark = pytest.mark.cluster
 
@@ -24,14 +23,8 @@ SHIPPED = sorted(path.name for path in CONFIGS.glob("*.yaml"))
 def make_cluster(tmp_path_factory):
     """`python -m tests.cluster` (what `make cluster` runs) until it says Ctrl-C to stop; its printed lines."""
     kubeconfig = tmp_path_factory.mktemp("make-cluster") / "kubeconfig"
-    runner = subprocess.Popen([sys.executable, "-m", "tests.cluster", "--kubeconfig", str(kubeconfig)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    runner, lines = start_make_cluster(kubeconfig)
     try:
-        lines = []
-        while not lines or lines[-1] != "Ctrl-C to stop.":
-            line = runner.stdout.readline()
-            assert line, f"make cluster ended early: {''.join(lines)}"
-            lines.append(line.strip())
         yield kubeconfig, lines
     finally:
         runner.send_signal(signal.SIGINT)

@@ -4,8 +4,6 @@ bridge it made. A leftover is a failing test.
 """
 
 import signal
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from tests.cluster import images
 from tests.cluster.realnode import SELECTOR, TOLERATION
 from tests.cluster.realnode_cleanup import hierarchies, sweep_stale
 from tests.cluster.wait import until
-from tests.factory import ROOT
+from tests.factory import start_make_cluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.real_node]
 
@@ -52,15 +50,9 @@ def _pod(image: str) -> dict:
 def test_make_cluster_leaves_nothing_of_the_real_node_behind(sig, tmp_path):
     before = machine_state()
     kubeconfig = tmp_path / "kubeconfig"
-    runner = subprocess.Popen([sys.executable, "-m", "tests.cluster", "--kubeconfig", str(kubeconfig)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    runner, lines = start_make_cluster(kubeconfig)
     try:
-        lines = []
-        for line in runner.stdout:
-            lines.append(line)
-            if line.startswith("Ctrl-C to stop"):
-                break
-        assert kubeconfig.exists(), "".join(lines)
+        assert kubeconfig.exists(), "\n".join(lines)
         core = client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
         image = images.image_name("trainer", images.trainer_recipe())
         core.create_namespaced_pod("default", _pod(image))
@@ -83,15 +75,9 @@ def test_what_a_sigkilled_harness_left_is_swept_at_the_next_start(tmp_path):
     cgroups, mounts and bridge stay until the next real node starts and sweeps them (sweep_stale)."""
     before = machine_state()
     kubeconfig = tmp_path / "kubeconfig"
-    runner = subprocess.Popen([sys.executable, "-m", "tests.cluster", "--kubeconfig", str(kubeconfig)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    runner, lines = start_make_cluster(kubeconfig)
     try:
-        lines = []
-        for line in runner.stdout:
-            lines.append(line)
-            if line.startswith("Ctrl-C to stop"):
-                break
-        assert kubeconfig.exists(), "".join(lines)
+        assert kubeconfig.exists(), "\n".join(lines)
     finally:
         runner.kill()
         runner.communicate(timeout=60)
