@@ -95,7 +95,9 @@ def observed_status(kube: Kube, run_id: str, runs_root: Path) -> RunStatus | Non
     job = kube.job(run_id)
     if job is None:
         return ops.read_status(kube, run_id, runs_root)
-    return seen_status(job, kube.pods(ops.run_selector(run_id)), runs_root)
+    found = seen_status(job, kube.pods(ops.run_selector(run_id)), runs_root)
+    ops.note_end(found, runs_root)  # how it ended outlives the Job (ttlSecondsAfterFinished)
+    return found
 
 
 def seen_status(job: dict, pods: list[dict], runs_root: Path) -> RunStatus:
