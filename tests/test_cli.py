@@ -67,3 +67,11 @@ def test_help_is_fast_and_imports_neither_torch_nor_kubernetes():
 
 def run_launch_python(code: str):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+
+def test_launch_alone_prints_its_help_on_stdout_and_exits_0_as_kubectl_does():
+    bare, helped = run_launch(), run_launch("--help")
+    assert (bare.returncode, bare.stderr) == (0, "")
+    assert bare.stdout == helped.stdout and bare.stdout.startswith("Usage: launch [OPTIONS] COMMAND [ARGS]...")
+    group = run_launch("data")
+    assert (group.returncode, group.stderr) == (0, "") and group.stdout.startswith("Usage: launch data")

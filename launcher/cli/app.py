@@ -375,10 +375,11 @@ def _error(message: str, code: int) -> int:
 
 
 def _usage(exc) -> int:
-    """Click's error as one line naming the command's help; `launch` alone (no_args_is_help) shows the help."""
+    """Click's error as one line naming the command's help. `launch` (or a group) alone shows its help on
+    stdout and exits 0, as `kubectl` does: asking what there is is not a mistake."""
     if type(exc).__name__ == "NoArgsIsHelpError":
-        exc.show()
-        return exc.exit_code
+        typer.echo(exc.ctx.get_help())
+        return 0
     ctx = getattr(exc, "ctx", None)
     hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
     message = exc.format_message().replace("Value error, ", "")  # Typer's wording for a Literal's choices
