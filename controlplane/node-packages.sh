@@ -28,7 +28,9 @@ if [[ $(id -u) -ne 0 || -n ${KUBETRAIN_NODE_NO_INSTALL:-} ]] || ! command -v apt
     exit 1
 fi
 echo "installing the real node's packages: $fix"
-if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; then
+install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
+# A fresh machine's package lists may be empty or old: refresh them once, then try again.
+if ! install 2>/dev/null && ! { echo "refreshing the package lists (apt-get update) ..."; apt-get update -q >/dev/null && install; }; then
     echo "error: could not install ${missing[*]}; fix: apt-get update && $fix" >&2
     exit 1
 fi
