@@ -77,6 +77,8 @@ CASES = [
                         "--kubeconfig or set KUBECONFIG, or use --local to run here"),
     (["resume", "run"], "error: no kubeconfig (/nonexistent/kubeconfig does not exist) and not in a pod: pass "
                         "--kubeconfig or set KUBECONFIG, or use --local to run here"),
+    (["status", "run", "--kubeconfig", "{tmp}/down.kubeconfig", "--context", "nope"],
+     "error: context 'nope' does not exist in {tmp}/down.kubeconfig (contexts: c); pass one of them to --context"),
     (["sweep", "status", "configs/sweeps/smoke-lr.yaml", "--kubeconfig", "{tmp}/down.kubeconfig"],
      "error: get configmaps/smoke-lr-slots: no answer from the API server https://127.0.0.1:9 after 6 tries "
      "(MaxRetryError): check that the cluster is up and the kubeconfig's context (--context, --kubeconfig)"),

@@ -68,6 +68,7 @@ def connect(kubeconfig: Path | None = None, context: str | None = None) -> ApiCl
                                    f"in a pod: pass --kubeconfig or set KUBECONFIG, or use --local to run here")
             config.load_incluster_config()
             return ApiClient()
+        _check_context(kubeconfig, context, location)
         return config.new_client_from_config(config_file=str(kubeconfig) if kubeconfig else None, context=context)
     except config.ConfigException as exc:
         raise ClusterError(f"kubeconfig: {str(exc).splitlines()[0]}") from None
@@ -75,6 +76,17 @@ def connect(kubeconfig: Path | None = None, context: str | None = None) -> ApiCl
         where = kubeconfig or location
         raise ClusterError(f"kubeconfig {where}: not a kubeconfig (YAML) file: {str(exc).splitlines()[0]}; "
                            "pass another with --kubeconfig") from None
+
+
+def _check_context(kubeconfig: Path | None, context: str | None, location: str) -> None:
+    """ClusterError naming the contexts there are, as kubectl does, when --context names none of them."""
+    if context is None:
+        return
+    contexts, _ = config.list_kube_config_contexts(str(kubeconfig) if kubeconfig else None)
+    names = [c["name"] for c in contexts]
+    if context not in names:
+        raise ClusterError(f"context {context!r} does not exist in {kubeconfig or location} "
+                           f"(contexts: {', '.join(names) or 'none'}); pass one of them to --context")
 
 
 def context_namespace(kubeconfig: Path | None = None, context: str | None = None) -> str | None:
