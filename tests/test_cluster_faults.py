@@ -117,7 +117,8 @@ def test_a_missing_namespace_context_or_kubeconfig_is_one_line_and_exit_2(kube, 
                      kube.control_plane.tokens["admin"])
     cases = [(("train", *QUICKSTART, "--namespace", "nowhere", "--kubeconfig", config),
               "error: namespace 'nowhere' not found"),
-             (("status", "r", "--context", "nope", "--kubeconfig", config), "error: kubeconfig: "),
+             (("status", "r", "--context", "nope", "--kubeconfig", config),
+              f"error: context 'nope' does not exist in {config} (contexts: test); pass one of them to --context"),
              (("list", "--kubeconfig", str(tmp_path / "absent")), f"error: --kubeconfig {tmp_path / 'absent'}: "),
              (("list", "--kubeconfig", str(tmp_path / "wrong-ca.kubeconfig")),
               "error: list jobs.batch: the API server's certificate is not trusted by the kubeconfig's CA")]
