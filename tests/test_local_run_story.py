@@ -5,13 +5,14 @@ import io
 import json
 import re
 import sys
+from pathlib import Path
 
 from launcher.local.echo import Echo
 from launcher.local.pod import LocalPod
 from launcher.local.state import RunState
 from launcher.local.supervisor import Drill, Supervisor
 from launcher.local.status import local_status
-from launcher.status.table import artifact_lines, history_section
+from launcher.status.table import artifact_lines, history_section, tensorboard_program
 
 RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
@@ -91,3 +92,19 @@ def test_on_a_terminal_rank_0s_steps_move_one_bar_and_other_lines_print_above_it
     assert "reached step" not in shown
     assert shown.index("[job] index 0: starting attempt 1") < shown.index("validation at step 40")
     assert re.search(r"epoch 1/2 .* 40/200 loss 0\.5120 · 28\.6 samples/s · ETA 2m05s", shown)
+
+
+def test_the_tensorboard_command_runs_as_printed_outside_an_activated_venv(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    program = tensorboard_program()
+    assert program == str(Path(sys.executable).parent / "tensorboard") and Path(program).is_file()
+    assert artifact_lines("", "/ckpt/run/logs", program)[-1].endswith(
+        f"TensorBoard: {program} --logdir /ckpt/run/logs/tensorboard")
+
+
+def test_a_run_that_never_trained_names_no_folder_that_does_not_exist(tmp_path):
+    state = RunState("r", "hash", final_dir=str(tmp_path / "final"), logs_dir=str(tmp_path / "logs"))
+    assert (local_status(state).final_dir, local_status(state).logs_dir) == ("", "")
+    (tmp_path / "logs").mkdir()
+    assert local_status(state).logs_dir == str(tmp_path / "logs")
+    assert local_status(RunState("r", "hash", logs_dir="s3://b/p/r/logs")).logs_dir == "s3://b/p/r/logs"

@@ -70,7 +70,7 @@ def check_index(option: str, index: int | None, nodes: int) -> None:
 
 def print_summary(summary: dict, output: str, echo) -> None:
     """The train summary (RunStatus.to_json, documented in README.md): JSON or YAML on stdout, or lines."""
-    from ..status.table import artifact_lines
+    from ..status.table import artifact_lines, tensorboard_program
 
     if output != "text":
         from ..local.echo import Echo
@@ -85,5 +85,5 @@ def print_summary(summary: dict, output: str, echo) -> None:
         lines.append(f"test accuracy: {summary['metrics']['test_accuracy']:.3f}")
     if summary["reason"]:
         lines.append(f"reason: {summary['reason']}")
-    lines += artifact_lines(summary["final_dir"], summary["logs_dir"])
+    lines += artifact_lines(summary["final_dir"], summary["logs_dir"], tensorboard_program())
     echo.line("\n".join(lines))

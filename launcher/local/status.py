@@ -33,10 +33,16 @@ def local_status(state: RunState, created: str = "") -> RunStatus:
     history = [local_attempt(r, state.status) for r in state.history]
     nodes = max((a.index for a in history), default=-1) + 1
     computed = RunStatus.from_attempts(state.run_id, state.status, nodes, history, reason=state.reason,
-                                       metrics=state.metrics, final_dir=state.final_dir,
-                                       logs_dir=state.logs_dir,
+                                       metrics=state.metrics, final_dir=existing(state.final_dir),
+                                       logs_dir=existing(state.logs_dir),
                                        config_hash=state.config_hash, created=created)
     return replace(computed, attempts=state.attempts, preemptions=state.preemptions, failures=state.failures)
+
+
+def existing(location: str) -> str:
+    """`location` when there is something there to open (an S3 URI is taken on trust), else "": a run that
+    failed before training names no final model or logs folder that does not exist."""
+    return location if location.startswith("s3://") or (location and Path(location).exists()) else ""
 
 
 def folder_created(folder: Path) -> str:

@@ -5,10 +5,12 @@ sections (the run's summary, its indexes, its attempts, where its results are) s
 so a new section is one more function. print_status and print_list choose between the text and JSON or YAML.
 """
 
+import shutil
 import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from ..output import emit, table
 from .model import RunStatus
@@ -50,13 +52,20 @@ def summary_section(status: RunStatus, now: float) -> str:
     return "\n".join(f"{key + ':':<{width}}{value}" for key, value in pairs)
 
 
-def artifact_lines(final_dir: str, logs_dir: str) -> list[str]:
-    """Where a run's results are, and how to open its TensorBoard: the lines both the end-of-run summary
-    and `launch status` print."""
+def tensorboard_program() -> str:
+    """`tensorboard` when it is on PATH, else the one beside this Python (the venv's), so the printed
+    command runs as printed outside an activated venv."""
+    beside = Path(sys.executable).parent / "tensorboard"
+    return "tensorboard" if shutil.which("tensorboard") or not beside.is_file() else str(beside)
+
+
+def artifact_lines(final_dir: str, logs_dir: str, tensorboard: str = "tensorboard") -> list[str]:
+    """Where a run's results are, and how to open its TensorBoard (`tensorboard`: the program to name): the
+    lines both the end-of-run summary and `launch status` print."""
     lines = [f"final model: {final_dir}"] if final_dir else []
     if logs_dir:
-        board = (f"aws s3 sync {logs_dir} logs && tensorboard --logdir logs/tensorboard"
-                 if logs_dir.startswith("s3://") else f"tensorboard --logdir {logs_dir}/tensorboard")
+        board = (f"aws s3 sync {logs_dir} logs && {tensorboard} --logdir logs/tensorboard"
+                 if logs_dir.startswith("s3://") else f"{tensorboard} --logdir {logs_dir}/tensorboard")
         lines.append(f"metrics history: {logs_dir}/csv/metrics.csv; TensorBoard: {board}")
     return lines
 
@@ -85,11 +94,11 @@ def _outcome(attempt) -> str:
     return f"{said} [pod gone]" if attempt.gone and attempt.state != "Gone" else said
 
 
-def status_text(status: RunStatus, now: float, wide: bool = False) -> str:
+def status_text(status: RunStatus, now: float, wide: bool = False, tensorboard: str = "tensorboard") -> str:
     """`launch status` as text: the sections, a blank line between them."""
     sections = [summary_section(status, now), indexes_section(status)]
     sections += [history_section(status, wide)] if status.history else []
-    artifacts = artifact_lines(status.final_dir, status.logs_dir)
+    artifacts = artifact_lines(status.final_dir, status.logs_dir, tensorboard)
     sections += ["\n".join(artifacts)] if artifacts else []
     return "\n\n".join(sections + (["\n".join(f"Note: {note}" for note in status.notes)] if status.notes else []))
 
@@ -117,7 +126,8 @@ def list_text(statuses: list[RunStatus], now: float, wide: bool = False) -> str:
 
 def print_status(status: RunStatus, output: str, say: Say) -> None:
     """`launch status`: the text (text, wide), or one JSON object or YAML document (RunStatus.to_json)."""
-    emit(status.to_json(), output, lambda: status_text(status, time.time(), output == "wide"), say)
+    emit(status.to_json(), output,
+         lambda: status_text(status, time.time(), output == "wide", tensorboard_program()), say)
 
 
 def print_list(statuses: list[RunStatus], output: str, say: Say, empty: str = "No runs found.") -> None:
