@@ -31,7 +31,15 @@ def test_forbidden_names_the_verb_the_resource_and_the_role():
 def test_a_missing_namespace_says_so():
     error = KUBE.error("create", "jobs/r", refused(404, "NotFound", 'namespaces "training" not found',
                                                    {"name": "training", "kind": "namespaces"}))
-    assert str(error) == "namespace 'training' not found (pass --namespace, or set it in the config)"
+    assert str(error) == ("namespace 'training' not found: create it (`kubectl create namespace training`, or "
+                          "`kubectl apply -k manifests/` for `training`) or pass another with -n")
+
+
+def test_a_missing_namespace_says_where_it_was_chosen():
+    kube = Kube(KUBE.api, "training", namespace_from="the config's `namespace:`")
+    error = kube.error("create", "jobs/r", refused(404, "NotFound", 'namespaces "training" not found',
+                                                   {"name": "training", "kind": "namespaces"}))
+    assert str(error).startswith("namespace 'training' (from the config's `namespace:`) not found: create it")
 
 
 def test_kueue_down_is_named_as_the_clusters_problem():

@@ -116,7 +116,8 @@ def test_a_missing_namespace_context_or_kubeconfig_is_one_line_and_exit_2(kube, 
     write_kubeconfig(tmp_path / "wrong-ca.kubeconfig", lay.server, Path(certifi.where()), "admin",
                      kube.control_plane.tokens["admin"])
     cases = [(("train", *QUICKSTART, "--namespace", "nowhere", "--kubeconfig", config),
-              "error: namespace 'nowhere' not found"),
+              "error: namespace 'nowhere' (from -n/--namespace) not found: create it "
+              "(`kubectl create namespace nowhere`"),
              (("status", "r", "--context", "nope", "--kubeconfig", config),
               f"error: context 'nope' does not exist in {config} (contexts: test); pass one of them to --context"),
              (("list", "--kubeconfig", str(tmp_path / "absent")), f"error: --kubeconfig {tmp_path / 'absent'}: "),

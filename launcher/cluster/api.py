@@ -107,8 +107,9 @@ class Kube:
     """API calls of one namespace. `calls` counts requests sent (retries included), for the benchmarks."""
 
     def __init__(self, api: ApiClient, namespace: str, policy: RetryPolicy = RetryPolicy(),
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, namespace_from: str = ""):
         self.api, self.namespace, self.policy, self.sleep = api, namespace, policy, sleep
+        self.namespace_from = namespace_from  # where the namespace was chosen ("-n", "the config", ...), for errors
         self.calls = 0
 
     def path(self, group: str, resource: str, name: str = "", sub: str = "") -> str:
@@ -186,8 +187,10 @@ class Kube:
                                 f"accepts no Job now (not a problem of this run; ask the cluster admins): {message}",
                                 exc.status)
         if exc.status == 404 and details.get("kind") == "namespaces":
-            return ClusterError(f"namespace {details.get('name', self.namespace)!r} not found "
-                                f"(pass --namespace, or set it in the config)", 404)
+            name = details.get("name", self.namespace)
+            source = f" (from {self.namespace_from})" if self.namespace_from else ""
+            return ClusterError(f"namespace {name!r}{source} not found: create it (`kubectl create namespace {name}`"
+                                f", or `kubectl apply -k manifests/` for `training`) or pass another with -n", 404)
         return ClusterError(f"{verb} {resource}: {exc.status} {status.get('reason') or exc.reason}: {message}",
                             exc.status)
 

@@ -37,14 +37,23 @@ class Target:
         """--namespace, else the config's `configured` one, else the context's, else "default"."""
         return self.namespace or configured or context_namespace(self.kubeconfig, self.context) or "default"
 
-    def kube(self, configured: str | None = None) -> Kube:
-        return Kube(connect(self.kubeconfig, self.context), self.namespace_for(configured))
+    def kube(self, configured: str | None = None, recorded: bool = False) -> Kube:
+        return Kube(connect(self.kubeconfig, self.context), self.namespace_for(configured),
+                    namespace_from=self.namespace_source(configured, recorded))
+
+    def namespace_source(self, configured: str | None, recorded: bool = False) -> str:
+        """Where namespace_for's answer comes from, in words for an error."""
+        if self.namespace:
+            return "-n/--namespace"
+        if configured:
+            return "this machine's record of the run" if recorded else "the config's `namespace:`"
+        return "the kubeconfig context" if context_namespace(self.kubeconfig, self.context) else "the default"
 
     def kube_for_run(self, run_id: str) -> Kube:
         """For a command given a run id: --namespace, else the namespace this machine submitted the run to
         (its record, launcher/cluster/records.py), else the context's, else "default"."""
         record = ClusterRecord.load(self.runs_root, run_id) if not self.namespace else None
-        return self.kube(record.namespace if record else None)
+        return self.kube(record.namespace if record else None, recorded=record is not None)
 
     def hint_namespace(self, namespace: str) -> str:
         """` -n NS` for a printed command when NS is not where the same command would look by itself."""
