@@ -5,6 +5,7 @@ as YAML for `-o yaml`). Each function returns the process's exit code."""
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -35,7 +36,12 @@ class Target:
 
     def namespace_for(self, configured: str | None = None) -> str:
         """--namespace, else the config's `configured` one, else the context's, else "default"."""
-        return self.namespace or configured or context_namespace(self.kubeconfig, self.context) or "default"
+        return self.namespace or configured or self.context_namespace or "default"
+
+    @cached_property
+    def context_namespace(self) -> str | None:
+        """The kubeconfig context's namespace, read once per command (hints and errors ask again)."""
+        return context_namespace(self.kubeconfig, self.context)
 
     def kube(self, configured: str | None = None, recorded: bool = False) -> Kube:
         return Kube(connect(self.kubeconfig, self.context), self.namespace_for(configured),
@@ -47,7 +53,7 @@ class Target:
             return "-n/--namespace"
         if configured:
             return "this machine's record of the run" if recorded else "the config's `namespace:`"
-        return "the kubeconfig context" if context_namespace(self.kubeconfig, self.context) else "the default"
+        return "the kubeconfig context" if self.context_namespace else "the default"
 
     def kube_for_run(self, run_id: str) -> Kube:
         """For a command given a run id: --namespace, else the namespace this machine submitted the run to
